@@ -1,0 +1,169 @@
+"""Shared helpers for the tools in this directory.
+
+Only what more than one tool needs lives here: paths, running commands,
+reading bases.conf and series files, and stopping with a clear message.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get("VMFF_CACHE", os.path.join(TOP, ".cache"))
+BUILD = os.environ.get("VMFF_BUILD", os.path.join(TOP, "build"))
+RESULTS = os.path.join(BUILD, "results")
+
+# The identity and date of a base commit made from a tarball are fixed, so
+# the same tarball always gives the same base commit id; exported patches
+# name it in their base-commit: line.
+BASE_IDENT = {
+    "GIT_AUTHOR_NAME": "Debian linux-source",
+    "GIT_AUTHOR_EMAIL": "linux-source@debian.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000",
+    "GIT_COMMITTER_NAME": "Debian linux-source",
+    "GIT_COMMITTER_EMAIL": "linux-source@debian.invalid",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000",
+}
+
+
+class Failure(Exception):
+    """A user-facing error: the message says what is wrong."""
+
+
+def die(msg, code=1):
+    prog = os.path.basename(sys.argv[0])
+    for line in str(msg).rstrip().splitlines():
+        print(f"{prog}: {line}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main_wrapper(fn):
+    """Run a tool's main(), turning Failure into a message and exit 1."""
+    try:
+        sys.exit(fn() or 0)
+    except Failure as e:
+        die(e)
+    except KeyboardInterrupt:
+        die("interrupted", 130)
+
+
+def run(cmd, cwd=None, env=None, check=True, capture=False, quiet=False):
+    """Run a command; on failure raise Failure naming it."""
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    if not quiet and not capture:
+        print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, cwd=cwd, env=full_env, text=True,
+                       stdout=subprocess.PIPE if capture else None,
+                       stderr=subprocess.PIPE if capture else None)
+    if check and p.returncode != 0:
+        detail = ""
+        if capture:
+            detail = "\n" + (p.stderr or p.stdout or "").strip()
+        raise Failure(f"command failed ({p.returncode}): {' '.join(cmd)}{detail}")
+    return p
+
+
+def git(tree, *args, env=None, check=True):
+    """Run git in TREE and return its stdout, stripped."""
+    p = run(["git", "-C", tree] + list(args), env=env, check=check,
+            capture=True)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def read_bases():
+    """bases.conf as {name: dict(package, version, suite, sha256)}."""
+    bases = {}
+    path = os.environ.get("VMFF_BASES", os.path.join(TOP, "tools",
+                                                     "bases.conf"))
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, package, version, suite, sha = line.split()
+            bases[name] = dict(name=name, package=package, version=version,
+                               suite=suite, sha256=sha)
+    return bases
+
+
+def stacks():
+    """Every stack directory: the top level, then stable/* in order."""
+    out = [TOP]
+    sdir = os.path.join(TOP, "stable")
+    if os.path.isdir(sdir):
+        for d in sorted(os.listdir(sdir)):
+            if os.path.isfile(os.path.join(sdir, d, "series")):
+                out.append(os.path.join(sdir, d))
+    return out
+
+
+def stack_name(stack):
+    """'main' for the top level, else the stable directory name."""
+    stack = os.path.abspath(stack)
+    return "main" if stack == TOP else os.path.basename(stack)
+
+
+def read_series(stack):
+    """Return (base name, [patch paths]) for the stack in directory STACK.
+
+    The base is named on a '# base: NAME' line at the top of 'series'; every
+    other non-comment line names a file in the stack's patches/.
+    """
+    path = os.path.join(stack, "series")
+    if not os.path.isfile(path):
+        raise Failure(f"{path}: no series file")
+    base, patches = None, []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            s = line.strip()
+            if s.startswith("#"):
+                key, _, val = s[1:].partition(":")
+                if key.strip() == "base" and val.strip():
+                    base = val.split()[0]
+                continue
+            if not s:
+                continue
+            p = os.path.join(stack, "patches", s.split()[0])
+            if not os.path.isfile(p):
+                raise Failure(f"{path}:{n}: names {s.split()[0]}, "
+                              f"which is not in {os.path.dirname(p)}/")
+            patches.append(p)
+    if base is None:
+        raise Failure(f"{path}: no '# base: NAME' line at the top")
+    if base not in read_bases():
+        raise Failure(f"{path}: base {base} is not in tools/bases.conf")
+    return base, patches
+
+
+def need_commands(cmds):
+    """Install the Debian packages behind missing commands, or say how.
+
+    CMDS maps a command name to the package that provides it.
+    """
+    missing = sorted({pkg for cmd, pkg in cmds.items()
+                      if shutil.which(cmd) is None})
+    if not missing:
+        return
+    line = "apt-get install -y --no-install-recommends " + " ".join(missing)
+    if os.geteuid() != 0:
+        raise Failure(f"missing packages; as root run:\n  apt-get update && {line}")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-q"], env=env)
+    run(line.split(), env=env)
+
+
+def base_of(stack):
+    """(base name, base git dir, base commit) for STACK, fetching it."""
+    name, _ = read_series(stack)
+    p = run([os.path.join(TOP, "tools", "fetch-base"), name], capture=True)
+    gitdir, commit = p.stdout.strip().splitlines()[-1].split()
+    return name, gitdir, commit
+
+
+def default_tree(stack):
+    """Where a stack's kernel tree lives: work/<stack>/linux."""
+    return os.path.join(TOP, "work", stack_name(stack), "linux")
