@@ -139,6 +139,23 @@ def read_series(stack):
     return base, patches
 
 
+def series_header(stack):
+    """The comment lines at the top of STACK's series, and their keys.
+
+    Returns (lines, {key: value}) for the '# key: value' lines.
+    """
+    lines, keys = [], {}
+    with open(os.path.join(stack, "series")) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            lines.append(line)
+            k, sep, v = line[1:].partition(":")
+            if sep:
+                keys[k.strip()] = v.strip()
+    return lines, keys
+
+
 def need_commands(cmds):
     """Install the Debian packages behind missing commands, or say how.
 
