@@ -1,10 +1,13 @@
 """Shared helpers for the tools in this directory.
 
 Only what more than one tool needs lives here: paths, running commands,
-reading bases.conf and series files, and stopping with a clear message.
+reading bases.conf and series files, finding the Debian archive, and
+stopping with a clear message.
 """
 
+import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +32,59 @@ BASE_IDENT = {
 
 class Failure(Exception):
     """A user-facing error: the message says what is wrong."""
+
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def system_sources():
+    """(uri, suite) pairs from the machine's apt configuration."""
+    pairs = []
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path) as f:
+            for stanza in f.read().split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    if line.startswith("#") or ":" not in line:
+                        continue
+                    k, v = line.split(":", 1)
+                    fields[k.strip().lower()] = v.split()
+                if "deb" not in fields.get("types", []):
+                    continue
+                for uri in fields.get("uris", []):
+                    for suite in fields.get("suites", []):
+                        pairs.append((uri, suite))
+    lists = ["/etc/apt/sources.list"] + sorted(
+        glob.glob("/etc/apt/sources.list.d/*.list"))
+    for path in lists:
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            for line in f:
+                line = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0])
+                w = line.split()
+                if len(w) >= 3 and w[0] == "deb":
+                    pairs.append((w[1], w[2]))
+    return pairs
+
+
+def archive_uri(suite):
+    """The archive URI to fetch SUITE from, taken from the system's sources.
+
+    A suite listed there uses its own URI.  Otherwise the security suites
+    come from the URI serving another -security suite, everything else from
+    the one serving the main archive (a suite without a '-' in its name).
+    """
+    pairs = system_sources()
+    for uri, s in pairs:
+        if s == suite:
+            return uri
+    security = suite.endswith("-security")
+    for uri, s in pairs:
+        if security == s.endswith("-security") and (security or "-" not in s):
+            return uri
+    raise Failure(f"no Debian archive URI in /etc/apt to fetch '{suite}' from;"
+                  " add the main archive to the apt sources")
 
 
 def die(msg, code=1):
