@@ -40,6 +40,7 @@ MODULE_PARM_DESC(migrate_offset_ms, "How far a migration moves the line");
 
 /* The period is in units of 2^-(64 + PERIOD_SHIFT) s */
 #define PERIOD_SHIFT	24
+/* TAI - UTC */
 #define TAI_OFFSET	37
 
 static struct vmclock_abi *page;
@@ -156,7 +157,8 @@ static int __init provider_init(void)
 				  VMCLOCK_FLAG_TIME_ESTERROR_VALID |
 				  VMCLOCK_FLAG_TIME_MAXERROR_VALID);
 	page->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	page->tai_offset_sec = cpu_to_le16(TAI_OFFSET);
+	/* The offset from TAI to UTC, as the ABI has it: UTC - TAI */
+	page->tai_offset_sec = cpu_to_le16((u16)-TAI_OFFSET);
 	page->counter_period_shift = PERIOD_SHIFT;
 	page->counter_period_frac_sec = cpu_to_le64(period);
 	page->time_esterror_nanosec = cpu_to_le64(100);
