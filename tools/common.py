@@ -213,9 +213,11 @@ def series_header(stack):
 
 
 DEPS = os.path.join(TOP, "tools", "deps.conf")
-# Debian's python3-* packages are for Debian's interpreter; a python3 found
-# first on PATH (pyenv, a virtualenv) does not see them.
+# Debian's python3-* and lib*-perl packages are for Debian's interpreters
+# (git send-email runs /usr/bin/perl); a python3 or perl found first on
+# PATH (pyenv, perlbrew, a virtualenv) does not see them.
 DEBIAN_PYTHON = "/usr/bin/python3"
+DEBIAN_PERL = "/usr/bin/perl"
 
 
 def debian_path_env():
@@ -247,7 +249,7 @@ def probe(what):
     if kind == "file":
         return os.path.exists(name)
     if kind == "perl":
-        cmd = ["perl", f"-M{name}", "-e", "1"]
+        cmd = [DEBIAN_PERL, f"-M{name}", "-e", "1"]
     elif kind == "python":
         cmd = [DEBIAN_PYTHON, "-c", f"import {name}"]
     else:
@@ -275,7 +277,10 @@ def need_deps(tool):
     missing = missing_deps(tool)
     if not missing:
         return
-    what = ", ".join(f"{w.partition(':')[2]} ({p})" for p, w in missing)
+    kinds = {"cmd": "program", "file": "file", "perl": "Perl module",
+             "python": "Python module"}
+    what = ", ".join(f"{kinds.get(w.partition(':')[0], 'item')}"
+                     f" {w.partition(':')[2]} ({p})" for p, w in missing)
     pkgs = " ".join(sorted({p for p, _ in missing}))
     raise Failure(f"{tool} needs {what}; install with tools/install-deps,"
                   f" or as root:\n  apt-get update && apt-get install -y"
