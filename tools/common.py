@@ -163,6 +163,15 @@ def stack_name(stack):
     return "main" if stack == TOP else os.path.basename(stack)
 
 
+def patch_author(path):
+    """The From: identity of an exported patch, "Name <address>"."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("From: "):
+                return line[6:].strip()
+    raise Failure(f"{path}: no From: line")
+
+
 def read_series(stack):
     """Return (base name, [patch paths]) for the stack in directory STACK.
 
