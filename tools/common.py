@@ -236,6 +236,24 @@ def debian_path_env():
     return dict(os.environ, PATH="/usr/bin:" + os.environ.get("PATH", ""))
 
 
+def compiler_env(env=None):
+    """The environment every kernel build here runs in.  ccache keeps its
+    cache in .cache/ccache; paths below the project are made relative to
+    the build directory (base_dir) and the build directory is left out
+    of the hash (hash_dir), so that the same source built at the same
+    place relative to its build directory hits in any clone."""
+    env = dict(os.environ if env is None else env)
+    env["CCACHE_DIR"] = os.path.join(CACHE, "ccache")
+    env["CCACHE_BASEDIR"] = os.path.commonpath([TOP, BUILD, CACHE])
+    env["CCACHE_NOHASHDIR"] = "1"
+    return env
+
+
+def compiler(cc="gcc"):
+    """CC for make: CC behind ccache when ccache is there."""
+    return f"ccache {cc}" if shutil.which("ccache") else cc
+
+
 def read_deps():
     """tools/deps.conf as [(package, probe, {tool names})]."""
     deps = []
