@@ -244,8 +244,12 @@ def compiler_env(env=None):
     place relative to its build directory hits in any clone."""
     env = dict(os.environ if env is None else env)
     env["CCACHE_DIR"] = os.path.join(CACHE, "ccache")
-    env["CCACHE_BASEDIR"] = os.path.commonpath([TOP, BUILD, CACHE])
-    env["CCACHE_NOHASHDIR"] = "1"
+    base = os.path.commonpath([TOP, BUILD, CACHE])
+    # ccache's manual warns against base_dir = / (VMFF_BUILD or
+    # VMFF_CACHE far from the clone): leave the paths absolute then.
+    if base != os.path.sep:
+        env["CCACHE_BASEDIR"] = base
+        env["CCACHE_NOHASHDIR"] = "1"
     return env
 
 
