@@ -12,8 +12,9 @@
  * slew and change its rate. Every second the line is re-anchored at the
  * current TSC value without changing it, as a host republishes its
  * calibration. Writing 1 to the 'migrate' parameter does what a live
- * migration does: a new disruption marker, and the line jumps by
- * migrate_offset_ms.
+ * migration does: a new disruption marker, the line jumps by
+ * migrate_offset_ms, and its rate changes by migrate_ppm (the new host's
+ * counter calibration differs from the old one's).
  */
 
 #include <linux/io.h>
@@ -38,12 +39,18 @@ static int migrate_offset_ms = 300;
 module_param(migrate_offset_ms, int, 0644);
 MODULE_PARM_DESC(migrate_offset_ms, "How far a migration moves the line");
 
+static int migrate_ppm;
+module_param(migrate_ppm, int, 0644);
+MODULE_PARM_DESC(migrate_ppm, "How much a migration changes the line's rate, in ppm");
+
 /* The period is in units of 2^-(64 + PERIOD_SHIFT) s */
 #define PERIOD_SHIFT	24
 /* TAI - UTC */
 #define TAI_OFFSET	37
 
 static struct vmclock_abi *page;
+/* The period of the nominal TSC rate, in the page's units */
+static u64 nominal_period;
 static struct platform_device *pdev;
 static struct delayed_work republish;
 static DEFINE_MUTEX(page_lock);
@@ -116,6 +123,11 @@ static int migrate_set(const char *val, const struct kernel_param *kp)
 	c = rdtsc_ordered();
 	jump = ms_frac(abs(migrate_offset_ms));
 	set_line(c, migrate_offset_ms < 0 ? line_at(c) - jump : line_at(c) + jump);
+	/* From c on; the line's time at c was taken at the old rate */
+	ppm += migrate_ppm;
+	page->counter_period_frac_sec =
+		cpu_to_le64(mul_u64_u64_div_u64(nominal_period, 1000000 + ppm,
+						1000000));
 	le64_add_cpu(&page->disruption_marker, 1);
 	update_end();
 	mutex_unlock(&page_lock);
@@ -143,9 +155,10 @@ static int __init provider_init(void)
 		return -ENOMEM;
 
 	/* 2^(64 + PERIOD_SHIFT) / (tsc_khz * 1000), lengthened by ppm */
-	period = mul_u64_u64_div_u64(1ULL << 63, 1ULL << (PERIOD_SHIFT + 1),
-				     (u64)tsc_khz * 1000);
-	period = mul_u64_u64_div_u64(period, 1000000 + ppm, 1000000);
+	nominal_period = mul_u64_u64_div_u64(1ULL << 63,
+					     1ULL << (PERIOD_SHIFT + 1),
+					     (u64)tsc_khz * 1000);
+	period = mul_u64_u64_div_u64(nominal_period, 1000000 + ppm, 1000000);
 
 	page->magic = cpu_to_le32(VMCLOCK_MAGIC);
 	page->size = cpu_to_le32(PAGE_SIZE);
