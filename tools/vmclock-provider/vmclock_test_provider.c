@@ -118,6 +118,9 @@ static int migrate_set(const char *val, const struct kernel_param *kp)
 
 	if (ret || !on)
 		return ret;
+	/* Set at load time: there is no page yet */
+	if (!page)
+		return -EINVAL;
 	mutex_lock(&page_lock);
 	update_begin();
 	c = rdtsc_ordered();

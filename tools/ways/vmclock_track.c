@@ -4,11 +4,13 @@
  * sampled at a fixed interval, for tools/guest-ways.
  *
  * usage: vmclock_track DEVICE SECONDS INTERVAL_MS [MIGRATE_AT MIGRATE_FILE]
+ *        vmclock_track --reset
  *
  * Maps DEVICE (/dev/vmclockN) and, every INTERVAL_MS of CLOCK_MONOTONIC_RAW
  * for SECONDS, prints one line:
  *
- *   @@ T_MS OFF_NS BRACKET_NS MONO_NS MAXERR_US ESTERR_US UNSYNC
+ *   @@ T_MS OFF_NS BRACKET_NS MONO_NS MONO_BRACKET_NS MAXERR_US ESTERR_US
+ *      UNSYNC
  *
  * T_MS is CLOCK_MONOTONIC_RAW since the start: no clock being steered
  * moves it. OFF_NS is CLOCK_REALTIME minus the page's UTC at a counter
@@ -16,7 +18,8 @@
  * BRACKET_NS is the time between those reads, the sample's uncertainty
  * (large under emulation). MONO_NS is the same for CLOCK_MONOTONIC against
  * the page's time, less its value at the first sample: its slope is
- * CLOCK_MONOTONIC's rate error, unaffected by steps of CLOCK_REALTIME.
+ * CLOCK_MONOTONIC's rate error, unaffected by steps of CLOCK_REALTIME;
+ * MONO_BRACKET_NS is its bracket.
  * MAXERR_US, ESTERR_US and UNSYNC are what adjtimex() without modes says:
  * the error bounds and STA_UNSYNC that users of the clock are told.
  *
@@ -24,7 +27,12 @@
  * migrate parameter) once MIGRATE_AT seconds have passed, and a line
  * "@@ migrate T_MS" says when.
  *
- * Exits 1 on bad arguments or when the page holds no line to sample.
+ * --reset puts NTP's state back to what a boot leaves, so that each way
+ * starts from the same clock: no adjtime() or PLL offset, frequency 0, the
+ * nominal tick, unsynchronised with unknown error bounds. It prints that
+ * state as '@@ reset FREQ TICK STATUS MAXERR_US'.
+ *
+ * Exits 1 on bad arguments or when the page cannot be mapped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +74,33 @@ static enum vmclock_sample_result sample(const struct vmclock_abi *clk,
 	return r;
 }
 
+static int reset(void)
+{
+	/* A pending adjtime() slew; singleshot cannot be combined */
+	struct timex single = { .modes = ADJ_OFFSET_SINGLESHOT };
+	/* A pending PLL offset is cleared by an offset of 0 in PLL mode */
+	struct timex pll = { .modes = ADJ_STATUS | ADJ_OFFSET,
+			     .status = STA_PLL | STA_UNSYNC };
+	struct timex ntp = {
+		.modes = ADJ_STATUS | ADJ_FREQUENCY | ADJ_TICK |
+			 ADJ_MAXERROR | ADJ_ESTERROR,
+		.status = STA_UNSYNC,
+		.tick = 1000000 / sysconf(_SC_CLK_TCK),
+		.maxerror = 16000000,
+		.esterror = 16000000,
+	};
+	struct timex now = { .modes = 0 };
+
+	if (adjtimex(&single) < 0 || adjtimex(&pll) < 0 ||
+	    adjtimex(&ntp) < 0 || adjtimex(&now) < 0) {
+		perror("adjtimex");
+		return 1;
+	}
+	printf("@@ reset %ld %ld %d %ld\n", now.freq, now.tick, now.status,
+	       now.maxerror);
+	return 0;
+}
+
 static int migrate(const char *path)
 {
 	int fd = open(path, O_WRONLY);
@@ -89,12 +124,15 @@ int main(int argc, char **argv)
 	int64_t next_ns;
 	int fd;
 
+	if (argc == 2 && !strcmp(argv[1], "--reset"))
+		return reset();
 	if ((argc != 4 && argc != 6) ||
 	    !parse_u(argv[2], 86400, &secs) ||
 	    !parse_u(argv[3], 60000, &interval_ms) || !interval_ms ||
 	    (argc == 6 && !parse_u(argv[4], secs, &migrate_at))) {
 		fprintf(stderr, "usage: %s DEVICE SECONDS INTERVAL_MS"
-			" [MIGRATE_AT MIGRATE_FILE]\n", argv[0]);
+			" [MIGRATE_AT MIGRATE_FILE]\n       %s --reset\n",
+			argv[0], argv[0]);
 		return 1;
 	}
 	if (argc == 6)
@@ -142,10 +180,10 @@ int main(int argc, char **argv)
 				mono0 = mono;
 			first = false;
 			state = adjtimex(&tx);
-			printf("@@ %lld %.0f %lld %.0f %ld %ld %d\n",
+			printf("@@ %lld %.0f %lld %.0f %lld %ld %ld %d\n",
 			       (long long)t_ms, vmclock_frac_ns(off),
 			       (long long)bracket, vmclock_frac_ns(mono - mono0),
-			       tx.maxerror, tx.esterror,
+			       (long long)mono_bracket, tx.maxerror, tx.esterror,
 			       state == TIME_ERROR || (tx.status & STA_UNSYNC));
 		}
 		fflush(stdout);
