@@ -136,11 +136,20 @@ def read_bases():
     path = os.environ.get("VMFF_BASES", os.path.join(TOP, "tools",
                                                      "bases.conf"))
     with open(path) as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
-            name, package, version, suite, sha = line.split()
+            fields = line.split()
+            if len(fields) != 5:
+                raise Failure(f"{path}:{n}: {len(fields)} fields; want NAME"
+                              " PACKAGE VERSION SUITE SHA256")
+            name, package, version, suite, sha = fields
+            if not re.fullmatch(r"[0-9a-f]{64}", sha):
+                raise Failure(f"{path}:{n}: {sha!r} is not a sha256 (64"
+                              " lower-case hex digits)")
+            if name in bases:
+                raise Failure(f"{path}:{n}: base {name} is pinned twice")
             bases[name] = dict(name=name, package=package, version=version,
                                suite=suite, sha256=sha)
     return bases
