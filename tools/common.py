@@ -338,3 +338,42 @@ def base_of(stack):
 def default_tree(stack):
     """Where a stack's kernel tree lives: work/<stack>/linux."""
     return os.path.join(TOP, "work", stack_name(stack), "linux")
+
+
+def netns_prefix():
+    """The command prefix that runs a command in a network namespace of
+    its own, with no link up: 'unshare -n', or 'unshare -rn' when not
+    root; a Failure when neither works."""
+    for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
+        if subprocess.run(prefix + ["true"],
+                          capture_output=True).returncode == 0:
+            return prefix
+    raise Failure("cannot make a network namespace (unshare -n or -rn);"
+                  " refusing to run a mail program where it could send")
+
+
+def sparse_am(tree, wt, base, patches, env=None):
+    """git am of the mbox files PATCHES on BASE in a new worktree WT of
+    TREE, with only the directories they touch checked out (a sparse
+    cone; the top-level files come with it): git am needs no more, the
+    commits' trees are whole all the same, and writing the other 80,000
+    files of a kernel tree cost 40 s.  Returns the CompletedProcess of
+    the first step that failed, or of git am."""
+    dirs = set()
+    for path in patches:
+        with open(path, errors="replace") as f:
+            dirs.update(os.path.dirname(d) for d in
+                        re.findall(r"(?m)^diff --git a/(\S+) ", f.read()))
+    dirs.discard("")
+    full_env = dict(os.environ, **(env or {}))
+    for cmd in (["git", "-C", tree, "worktree", "add", "-q", "--no-checkout",
+                 "--detach", wt, base],
+                ["git", "-C", wt, "sparse-checkout", "set", "--cone"]
+                + sorted(dirs),
+                ["git", "-C", wt, "checkout", "-q"],
+                ["git", "-C", wt, "am", "-q"] + list(patches)):
+        p = subprocess.run(cmd, text=True, capture_output=True,
+                           env=full_env)
+        if p.returncode:
+            break
+    return p
