@@ -205,17 +205,17 @@ def drop_debian_ignore(tree):
 
 
 def make_repo(base, deb):
-    """Commit the package's tarball as the only commit of a bare repo."""
+    """Commit the package's tarball as a one-commit history in a bare
+    repository, .cache/bases/NAME.git, tagged 'base'."""
     gitdir = os.path.join(CACHE, "bases", base["name"] + ".git")
     subject = (f"Linux {base['name'][1:]} (Debian {base['package']}"
                f" {base['version']})")
-    # A repository of an earlier pin of the same name is made again
-    if git(gitdir, "log", "-1", "--format=%s", "base", check=False) \
-            == subject:
+    had = git(gitdir, "rev-parse", "--verify", "-q", "base^{commit}",
+              check=False)
+    if had and git(gitdir, "log", "-1", "--format=%s", "base") == subject:
         return gitdir
     tmp = gitdir + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(gitdir, ignore_errors=True)
     tree = os.path.join(tmp, "tree")
     os.makedirs(tree)
     inner = "usr/src/{package}.tar.xz".format(**base)
@@ -233,7 +233,17 @@ def make_repo(base, deb):
         env=env, quiet=True)
     run(["git", "tag", "base"], cwd=tree, env=env, quiet=True)
     shutil.rmtree(tree)
-    os.rename(bare, gitdir)
+    if had:
+        # Pinned again under the same name (tools/repin): the trees made
+        # from the old pin borrow its objects (git clone --shared), so
+        # the new base joins the same repository and the old one stays,
+        # tagged by its commit.
+        run(["git", "--git-dir", gitdir, "tag", "-f", f"was/{had[:12]}",
+             had], quiet=True)
+        run(["git", "--git-dir", gitdir, "fetch", "-q", bare,
+             "+refs/tags/base:refs/tags/base"], quiet=True)
+    else:
+        os.rename(bare, gitdir)
     shutil.rmtree(tmp)
     return gitdir
 

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from .build import compiler, compiler_env
-from .core import TOP, Failure, run
+from .core import TOP, Failure, git, run
 
 
 FRAGMENT = os.path.join(TOP, "tools", "guest.config")
@@ -104,13 +104,21 @@ def built_from(tree):
     config: what a guest built from it depends on."""
     with open(FRAGMENT, "rb") as f:
         fragment = hashlib.sha256(f.read()).hexdigest()
-    head = subprocess.run(["git", "-C", tree, "rev-parse", "HEAD"],
-                          text=True, capture_output=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain",
-                            "--untracked-files=no"], text=True,
-                           capture_output=True).stdout != ""
-    return {"tree": os.path.realpath(tree), "head": head, "dirty": dirty,
+    return {"tree": os.path.realpath(tree),
+            "head": git(tree, "rev-parse", "HEAD", check=False) or "",
+            "dirty": git(tree, "status", "--porcelain",
+                         "--untracked-files=no", check=False) != "",
             "fragment": fragment}
+
+
+def built_record(top):
+    """What the guest kernel in TOP was built from (built_from(), as
+    --build-only recorded it), or None."""
+    try:
+        with open(os.path.join(top, BUILT_FROM)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def built_before(tree, top):

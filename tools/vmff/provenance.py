@@ -9,22 +9,29 @@ import time
 
 from .bases import base_commit
 from .build import compiler
-from .core import DOC_RESULTS, RESULTS, Failure, git, version_line
+from .core import DOC_RESULTS, RESULTS, TOP, Failure, git, version_line
 
 
 MANIFEST = os.path.join(DOC_RESULTS, "provenance.json")
 # What a page must share with this run's results to be current: the
-# commit measured (reproducible: apply-series fixes the committer and its
-# date), its base and the kernel's options.  Compiler, QEMU and date are
+# source tree measured (the commit's tree id: its content, whatever the
+# committer's git configuration put in the commit), its base, the
+# kernel's options, and this repository's own inputs to the measurement
+# (a guest's init, its test list).  Commit, compiler, QEMU and date are
 # recorded for the reader, not compared: a newer gcc on the CI machine
 # does not make a page stale, a changed patch does.
-CURRENT_KEYS = ("head", "base", "dirty", "config")
+CURRENT_KEYS = ("tree", "base", "dirty", "config", "inputs")
+# Options a .config has because of the toolchain, not because anyone
+# chose them: its version and what it can do
+TOOLCHAIN = re.compile(r"CONFIG_((CC|AS|LD|GCC|CLANG|RUSTC|PAHOLE|TOOLS)_\w*"
+                       r"|\w*_VERSION(_TEXT)?)=")
 
 
 def config_digest(path):
-    """sha256 of a kernel .config's options, without its comments and the
-    toolchain's version probes (CONFIG_*VERSION*), which the compiler line
-    records: the same options give the same digest on any machine."""
+    """sha256 of a kernel .config's options, without its comments and
+    the toolchain's version and capability probes (which the compiler
+    line records): the same options give the same digest on any
+    machine."""
     if not path or not os.path.isfile(path):
         return None
     keep = []
@@ -32,21 +39,51 @@ def config_digest(path):
         for line in f:
             line = line.strip()
             if line and not line.startswith("#") and \
-                    not re.match(r"CONFIG_\w*VERSION\w*=", line):
+                    not TOOLCHAIN.match(line):
                 keep.append(line)
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()
 
 
-def provenance(tree, config=None, qemu=None):
-    """What a result was measured on: the commit of TREE and its base,
-    whether the tree had changes, the digest of the kernel's CONFIG, and
-    the compiler, QEMU (a command) and date."""
-    dirty = git(tree, "status", "--porcelain", "--untracked-files=no",
-                check=False)
-    return {"head": git(tree, "rev-parse", "HEAD", check=False),
+def inputs_digest(paths):
+    """sha256 over the files at PATHS (directories walked, in order),
+    names and contents; None for no paths."""
+    if not paths:
+        return None
+    h = hashlib.sha256()
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            for d, dirs, names in os.walk(path):
+                dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+                files += [os.path.join(d, n) for n in sorted(names)]
+        else:
+            files.append(path)
+    for path in files:
+        h.update(os.path.relpath(path, TOP).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def provenance(tree, config=None, qemu=None, inputs=None, built=None):
+    """What a result was measured on: the commit of TREE (or BUILT, what a
+    kernel was built from: {"head", "dirty"}), its tree id and its base,
+    whether the tree had changes, the digests of the kernel's CONFIG and
+    of this repository's INPUTS, and the compiler, QEMU (a command) and
+    date."""
+    if built:
+        head, dirty = built.get("head"), bool(built.get("dirty"))
+    else:
+        head = git(tree, "rev-parse", "HEAD", check=False)
+        dirty = git(tree, "status", "--porcelain", "--untracked-files=no",
+                    check=False) != ""
+    return {"head": head,
+            "tree": git(tree, "rev-parse", f"{head}^{{tree}}", check=False)
+            if head else None,
             "base": base_commit(tree),
-            "dirty": dirty != "",
+            "dirty": dirty,
             "config": config_digest(config),
+            "inputs": inputs_digest(inputs),
             "compiler": version_line(compiler().split()[-1:]),
             "qemu": version_line(qemu) if qemu else None,
             "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -56,12 +93,14 @@ def provenance_path(label):
     return os.path.join(RESULTS, label + ".provenance.json")
 
 
-def record_provenance(label, tree, config=None, qemu=None):
-    """Record beside build/results/LABEL.* what it was measured on."""
+def record_provenance(label, tree, config=None, qemu=None, inputs=None,
+                      built=None):
+    """Record beside build/results/LABEL.* what it was measured on (see
+    provenance())."""
     os.makedirs(RESULTS, exist_ok=True)
     with open(provenance_path(label), "w") as f:
-        json.dump(provenance(tree, config, qemu), f, indent=1,
-                  sort_keys=True)
+        json.dump(provenance(tree, config, qemu, inputs, built), f,
+                  indent=1, sort_keys=True)
         f.write("\n")
 
 
@@ -96,6 +135,8 @@ def read_manifest(path=MANIFEST):
     data = read_json(path, how)
     if not isinstance(data, dict) or not all(
             isinstance(e, dict) and isinstance(e.get("sources"), dict)
+            and e["sources"]
+            and all(isinstance(p, dict) for p in e["sources"].values())
             and isinstance(e.get("sha256"), str)
             and isinstance(e.get("written_by"), str)
             for e in data.values()):
@@ -103,11 +144,12 @@ def read_manifest(path=MANIFEST):
     return data
 
 
-def publish(name, content, sources, command):
-    """Write Documentation/results/NAME and record in provenance.json what
-    it was written from: the provenance of each result label in SOURCES,
-    as the run that measured it recorded it, and the COMMAND that wrote
-    it.  Refuses results that carry no provenance."""
+def sources_provenance(sources):
+    """{label: its provenance} for the result labels SOURCES; a Failure
+    naming the first that has none, or for no sources at all.  A writer
+    calls it for every page before it writes any."""
+    if not sources:
+        raise Failure("a page must be written from some result")
     provs = {}
     for label in sources:
         prov = read_provenance(label)
@@ -117,6 +159,15 @@ def publish(name, content, sources, command):
                           " test command (or the tool that measures it)"
                           " again")
         provs[label] = prov
+    return provs
+
+
+def publish(name, content, sources, command):
+    """Write Documentation/results/NAME and record in provenance.json what
+    it was written from: the provenance of each result label in SOURCES,
+    as the run that measured it recorded it, and the COMMAND that wrote
+    it.  Refuses results that carry no provenance."""
+    provs = sources_provenance(sources)
     data = content.encode() if isinstance(content, str) else content
     manifest = read_manifest()
     os.makedirs(DOC_RESULTS, exist_ok=True)

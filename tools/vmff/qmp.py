@@ -29,10 +29,14 @@ class QMP:
                                   f" {timeout} s")
                 time.sleep(0.1)
         self.reader = self.sock.makefile("rb")
-        greeting = self._read(deadline)
-        if "QMP" not in greeting:
-            raise Failure(f"QMP: not a QMP greeting: {greeting}")
-        self.execute("qmp_capabilities")
+        try:
+            greeting = self._read(deadline)
+            if "QMP" not in greeting:
+                raise Failure(f"QMP: not a QMP greeting: {greeting}")
+            self.execute("qmp_capabilities")
+        except Failure:
+            self.close()
+            raise
 
     def _read(self, deadline):
         left = deadline - time.monotonic()
@@ -43,6 +47,8 @@ class QMP:
             line = self.reader.readline()
         except socket.timeout:
             raise Failure("QMP: QEMU did not answer in time")
+        except OSError as e:
+            raise Failure(f"QMP: the monitor went away ({e})")
         if not line:
             raise Failure("QMP: QEMU closed the monitor")
         try:
@@ -62,7 +68,10 @@ class QMP:
         text = json.dumps(msg)
         if self.log:
             self.log.write(f"# qmp -> {text}\n")
-        self.sock.sendall(text.encode() + b"\n")
+        try:
+            self.sock.sendall(text.encode() + b"\n")
+        except OSError as e:
+            raise Failure(f"QMP {command}: the monitor went away ({e})")
         deadline = time.monotonic() + timeout
         while True:
             reply = self._read(deadline)

@@ -7,8 +7,8 @@ from .core import REPORT_PATH
 
 class Report:
     """What a tool checked: each check a TAP line as it is made, then at
-    the end the plan and the closing line 'PROG: N passed, N failed[, N
-    skipped]', the last line of every tool that checks something.  With
+    the end the plan and the closing line 'PROG: N passed, N failed, N
+    skipped', the last line of every tool that checks something.  With
     VMFF_REPORT=FILE in the environment the same goes to FILE as JSON,
     {"tool", "passed", "failed", "skipped", "cases": [{"name", "status",
     "detail"}], and whatever else the tool adds}, which tools/test reads
@@ -67,8 +67,8 @@ class Report:
         passed, failed, skipped = (self.count(s)
                                    for s in ("pass", "fail", "skip"))
         print(f"1..{len(self.cases)}")
-        print(f"{self.prog}: {passed} passed, {failed} failed"
-              + (f", {skipped} skipped" if skipped else ""), flush=True)
+        print(f"{self.prog}: {passed} passed, {failed} failed,"
+              f" {skipped} skipped", flush=True)
         if REPORT_PATH:
             data = dict(self.extra, tool=self.prog, passed=passed,
                         failed=failed, skipped=skipped, cases=self.cases)
