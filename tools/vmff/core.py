@@ -1,5 +1,6 @@
-"""Paths, running commands, and stopping with a clear message."""
+"""Paths, running commands, --help, and stopping with a clear message."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -87,3 +88,16 @@ def netns_prefix():
             return prefix
     raise Failure("cannot make a network namespace (unshare -n or -rn);"
                   " refusing to run a mail program where it could send")
+
+
+def doc_parser(doc, prog=None):
+    """An ArgumentParser whose --help is the tool's docstring DOC: its
+    'usage:' paragraph as the usage line (argparse's own would repeat
+    it), its first paragraph before the options, the rest after them."""
+    paras = doc.strip().split("\n\n")
+    usage = next((p for p in paras if p.startswith("usage: ")), None)
+    return argparse.ArgumentParser(
+        prog=prog, usage=usage[len("usage: "):] if usage else None,
+        description=paras[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(p for p in paras[1:] if p is not usage))
