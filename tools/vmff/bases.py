@@ -138,12 +138,32 @@ def private_apt(suite):
     return apt, opts
 
 
+def deb_path(package, version):
+    """Where a downloaded package is kept: .cache/debs/."""
+    return os.path.join(CACHE, "debs", f"{package}_{version}_all.deb"
+                        .replace(":", "%3a"))
+
+
+def apt_download(apt, opts, spec):
+    """apt-get download SPEC ('package=version') with the private apt of
+    private_apt(), which checks it against the suite's signed index: the
+    path of the .deb, or a Failure with apt's words."""
+    dl = os.path.join(apt, "dl")
+    for old in os.listdir(dl):
+        os.unlink(os.path.join(dl, old))
+    p = run(["apt-get", "-q"] + opts + ["download", spec], cwd=dl,
+            check=False, capture=True)
+    got = os.listdir(dl)
+    if p.returncode != 0 or len(got) != 1:
+        raise Failure(f"cannot download {spec}:\n"
+                      f"{(p.stderr or p.stdout).strip()}")
+    return os.path.join(dl, got[0])
+
+
 def download(base):
     """Return the path of the verified .deb for BASE, downloading it once."""
-    debs = os.path.join(CACHE, "debs")
-    os.makedirs(debs, exist_ok=True)
-    deb = os.path.join(debs, "{package}_{version}_all.deb".format(**base)
-                       .replace(":", "%3a"))
+    deb = deb_path(base["package"], base["version"])
+    os.makedirs(os.path.dirname(deb), exist_ok=True)
     if os.path.exists(deb):
         if sha256(deb) == base["sha256"]:
             return deb
@@ -153,21 +173,15 @@ def download(base):
 
     apt, opts = private_apt(base["suite"])
     spec = f"{base['package']}={base['version']}"
-    dl = os.path.join(apt, "dl")
-    for old in os.listdir(dl):
-        os.unlink(os.path.join(dl, old))
-    p = run(["apt-get", "-q"] + opts + ["download", spec], cwd=dl,
-            check=False, capture=True)
-    got = os.listdir(dl)
-    if p.returncode != 0 or len(got) != 1:
+    try:
+        tmp = apt_download(apt, opts, spec)
+    except Failure as e:
         raise Failure(
-            f"cannot download {spec} from {base['suite']}:\n"
-            f"{(p.stderr or p.stdout).strip()}\n"
+            f"{e} (from {base['suite']})\n"
             f"The pinned version may have left the archive: 'tools/repin"
             f" {base['name']}' lists what {base['suite']} has, and"
             f" 'tools/repin --write {base['name']}' pins its newest.  Or"
             f" place the package at\n  {deb}\n(sha256 {base['sha256']}).")
-    tmp = os.path.join(dl, got[0])
     digest = sha256(tmp)
     if digest != base["sha256"]:
         os.unlink(tmp)
