@@ -14,5 +14,9 @@ provenance  where a result was measured, and the pages of
 guest       a QEMU guest of a kernel tree: kernel build, initramfs, QEMU
             and its console (guest-run, guest-ways, qemu-vmclock)
 
-The commands in tools/ import from here; each keeps only its own job.
+Each command in tools/ is a five-line entry point that runs main() of its
+module here, named after it (tools/kunit-run runs kunit_run.main(); tools/test
+runs test_command.main()).  The shared modules above hold what more than one
+command needs; a command's module holds only its own job.  tools/tool-test
+imports these modules to test their parsers and table writers.
 """

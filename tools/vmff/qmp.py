@@ -109,4 +109,3 @@ class QMP:
     def close(self):
         self.reader.close()
         self.sock.close()
-
