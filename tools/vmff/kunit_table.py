@@ -56,6 +56,12 @@ KINDS = {"fixed_freq", "freq_step", "phase_slew", "adjtime_long", "edge",
          "ref_leap_ntp_kept", "pub_follows", "pub_status", "pub_reference",
          "pub_cost", "pub_age", "pub_roundtrip", "pub_clocksource",
          "pub_pps", "vmclock_pages", "vmclock_migration", "ref_series"}
+# The reference tests run again on an auxiliary clock, and the tests of what
+# only an auxiliary clock does (suite timekeeping_reference_aux)
+AUX_KINDS = {"aux_ref_" + k for k in (
+    "lock", "converge", "migration", "ticks", "step", "refused", "fuzz",
+    "clocksource", "handover", "scale", "off_on", "resume")}
+KINDS |= AUX_KINDS
 # A figure line: "# case: kind [word]... key=value ...", as every suite
 # prints them.
 LINE = re.compile(r"# \w+: ([a-z][a-z0-9_]*) ((?:\w+ )*\w+=.*)$")
@@ -374,6 +380,69 @@ def reference_section(label, rows):
                                   "worst_after_ns"]), ""]
         if kind("ref_series"):
             text += [f"![error over time](compare-{label}.svg)", ""]
+    return text
+
+
+def aux_section(rows):
+    """The timekeeping_reference_aux suite's figures, if the log has them."""
+    kind = lambda k: [r for r in rows if r["kind"] == "aux_ref_" + k]
+    if not any(r["kind"] in AUX_KINDS for r in rows):
+        return []
+    text = ["## Following a reference on an auxiliary clock (CLOCK_AUXn)", "",
+            "The reference tests above that are not about CLOCK_REALTIME's"
+            " own state (its TAI offset, leap seconds, CLOCK_BOOTTIME),"
+            " run again with the private timekeeper as an auxiliary clock:"
+            " the clock shows the line's time as it is, a step moves only"
+            " its offset from CLOCK_MONOTONIC, and nothing is audited.  The"
+            " bounds asserted are the same.", ""]
+    sections = [
+        ("lock", "Lock: one simulated hour, largest error after 10 s, ps",
+         ["counter", "hz", "quantum_ps", "max_err_ps", "target_ps",
+          "bound_ps"]),
+        ("migration", "Live migration: recovery to 1 us (limit 1000 ms)",
+         ["counter", "hz", "recovered_ms", "worst_ns"]),
+        ("ticks", "Late ticks and NOHZ idle",
+         ["counter", "hz", "ticks", "converged_ms", "lock_max_err_ps",
+          "bound_ps", "recovered_ms", "maxerror_short"]),
+        ("step", "Steps (audit_ns must be 0 on an auxiliary clock)",
+         ["case", "offset_ns", "clock_set", "err_after_tick_ns",
+          "mono_tick_ns", "audit_ns"]),
+        ("refused", "Bad references refused while following",
+         ["counter", "cases", "max_err_ps", "bound_ps"]),
+        ("fuzz", "Hostile references",
+         ["counter", "count", "refused", "held", "applied",
+          "refused_but_changed"]),
+        ("clocksource", "Clocksource changes",
+         ["counter", "held_off_ms", "converged_ms", "back_max_err_ps"]),
+        ("handover", "Handed back to NTP, and held: drift over 60 s, ns",
+         ["counter", "hz", "cleared_drift_ns", "held_drift_ns",
+          "limit_ns"]),
+        ("scale", "The line's time as it is: a TAI offset, an announced"
+         " leap second and a line in UTC change neither the clock nor"
+         " CLOCK_REALTIME",
+         ["counter", "tai_offset", "leap_armed", "max_err_ps", "bound_ps",
+          "realtime_minus_mono_ns"]),
+        ("off_on", "Switched off for a second while following, then on:"
+         " the clock restarts at CLOCK_MONOTONIC (before_ns, clamped to"
+         " 1 s), and the held line steps it back on at the first tick; a"
+         " counter that wraps within a day drops the line (dropped=1) and"
+         " the next line steps the clock",
+         ["counter", "off_secs", "dropped", "before_ns",
+          "err_after_tick_ns", "limit_ns"]),
+        ("resume", "The counter restarts during a 2 s sleep: the clock is"
+         " re-based at the resume and the next line steps it back on",
+         ["slept_ms", "err_after_tick_ns", "max_err_ps", "bound_ps"]),
+    ]
+    conv = kind("converge")
+    if conv:
+        text += ["### Convergence", "",
+                 "Time after which the clock stays within 1 us of the line,"
+                 " ms (limit: 2000 ms from 1 ms, 200 ms from 100 us).", "",
+                 matrix(conv, lambda r: r["converged_ms"], col="case",
+                        head=str), ""]
+    for name, title, cols in sections:
+        if kind(name):
+            text += [f"### {title}", "", table(kind(name), cols), ""]
     return text
 
 
@@ -1017,6 +1086,7 @@ def page(label, rows):
                                 "remainder_milli", "ticks_back", "limit",
                                 "outside_after"]), ""]
     text += reference_section(label, rows)
+    text += aux_section(rows)
     text += publish_section(rows)
     text += feed_section(rows)
     if ff:
