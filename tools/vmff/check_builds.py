@@ -66,7 +66,7 @@ from .build import compiler, compiler_env
 from .core import BUILD, TOP, Failure, doc_parser, git, run
 from .deps import need_deps
 from .report import Report
-from .stacks import base_of, default_tree
+from .stacks import base_of, default_tree, kernel_tree
 
 OUT = os.path.join(BUILD, "check-builds")
 GUEST_CONFIG = os.path.join(TOP, "tools", "guest.config")
@@ -381,12 +381,7 @@ def main():
                     help="go on after a failure")
     a = ap.parse_args()
     need_deps("check-builds")
-    tree = os.path.abspath(a.tree or default_tree(TOP))
-    if not (os.path.isfile(os.path.join(tree, "Kbuild"))
-            and git(tree, "rev-parse", "--show-toplevel",
-                    check=False) == os.path.realpath(tree)):
-        raise Failure(f"{tree}: not a kernel git tree (make it with"
-                      " tools/apply-series)")
+    tree = kernel_tree(a.tree or default_tree(TOP), need_git=True)
     if git(tree, "rev-parse", "--verify", "-q", "series",
            check=False) is None:
         raise Failure(f"{tree}: no branch 'series'")

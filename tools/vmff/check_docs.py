@@ -28,7 +28,7 @@ import tempfile
 from .core import BUILD, TOP, Failure, doc_parser, git
 from .deps import need_deps
 from .report import Report
-from .stacks import base_of, default_tree
+from .stacks import base_of, default_tree, kernel_tree
 
 OUT = os.path.join(BUILD, "check-docs")
 
@@ -56,12 +56,7 @@ def main():
     ap.add_argument("--tree")
     a = ap.parse_args()
     need_deps("check-docs")
-    tree = os.path.abspath(a.tree or default_tree(TOP))
-    if not (os.path.isfile(os.path.join(tree, "Kbuild"))
-            and git(tree, "rev-parse", "--show-toplevel",
-                    check=False) == os.path.realpath(tree)):
-        raise Failure(f"{tree}: not a kernel git tree (make it with"
-                      " tools/apply-series)")
+    tree = kernel_tree(a.tree or default_tree(TOP), need_git=True)
     # kernel-doc and Sphinx read the work tree: it must be the series.
     if git(tree, "symbolic-ref", "-q", "--short", "HEAD",
            check=False) != "series":

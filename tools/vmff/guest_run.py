@@ -56,6 +56,7 @@ from .guest import (APPLETS, BOOT_MARGIN, BUILT_FROM, BUSYBOX, FRAGMENT,
                         qemu_command, symbol_exists)
 from .provenance import provenance_path, record_provenance
 from .report import Report
+from .stacks import kernel_tree
 
 TEST_LIST = os.path.join(TOP, "tools", "guest-tests.conf")
 SELFTESTS = os.path.join("tools", "testing", "selftests", "timers")
@@ -324,8 +325,7 @@ def parse_args():
         raise Failure(f"unknown arguments: {' '.join(extra)}; see --help")
     if not a.tree:
         raise Failure("--tree DIR is required; see --help")
-    if not os.path.isfile(os.path.join(a.tree, "Makefile")) or \
-            not os.path.isdir(os.path.join(a.tree, SELFTESTS)):
+    if not os.path.isdir(os.path.join(kernel_tree(a.tree), SELFTESTS)):
         raise Failure(f"{a.tree}: not a kernel tree with {SELFTESTS}")
     if a.build_only and a.boot_only:
         raise Failure("--build-only and --boot-only: one or the other")

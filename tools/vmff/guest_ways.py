@@ -99,6 +99,7 @@ from .guest import (APPLETS, BOOT_MARGIN, BUSYBOX, FRAGMENT, Cpio,
 from .provenance import (provenance_path, publish, record_provenance,
                              sources_provenance)
 from .report import Report
+from .stacks import kernel_tree
 
 
 WAYS_DIR = os.path.join(TOP, "tools", "ways")
@@ -900,9 +901,7 @@ def parse_args():
         raise Failure(f"unknown arguments: {' '.join(extra)}; see --help")
     if not a.tree:
         raise Failure("--tree DIR is required; see --help")
-    a.tree = os.path.abspath(a.tree)
-    if not os.path.isfile(os.path.join(a.tree, "Makefile")):
-        raise Failure(f"{a.tree}: not a kernel tree")
+    a.tree = kernel_tree(a.tree)
     if not 4 * STEADY_S <= a.seconds <= 3600:
         raise Failure(f"--seconds {a.seconds}: want {4 * STEADY_S} to 3600"
                       f" (the start, then a steady window of {STEADY_S} s,"

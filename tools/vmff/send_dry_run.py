@@ -40,7 +40,8 @@ import tempfile
 
 from .core import TOP, Failure, doc_parser, netns_prefix
 from .deps import need_deps
-from .stacks import default_tree, patch_author, read_series, stack_name
+from .stacks import (default_tree, kernel_tree, patch_author, read_series,
+                     stack_name)
 
 # Entries whose maintainers must be addressed: the series changes their
 # files, so a list without them is a broken MAINTAINERS lookup.
@@ -192,11 +193,7 @@ def main():
     if NO_MAIL.search(addr):
         raise Failure(f"{addr} cannot receive mail (RFC 2606): send as"
                       " yourself")
-    tree = os.path.abspath(a.tree or default_tree(stack))
-    if not os.path.isfile(os.path.join(tree, "scripts",
-                                       "get_maintainer.pl")):
-        raise Failure(f"{tree}: not a kernel tree (make it with"
-                      " tools/apply-series)")
+    tree = kernel_tree(a.tree or default_tree(stack))
     held = re.search(r"<([^>]+)>", placeholder)
     to, cc = recipients(tree, rest, addr,
                         held.group(1) if held else placeholder)

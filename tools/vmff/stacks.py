@@ -6,7 +6,7 @@ import re
 import subprocess
 
 from .bases import read_bases
-from .core import TOP, Failure, run
+from .core import TOP, Failure, git, run
 
 
 def stacks():
@@ -90,6 +90,20 @@ def base_of(stack):
     p = run([os.path.join(TOP, "tools", "fetch-base"), name], capture=True)
     gitdir, commit = p.stdout.strip().splitlines()[-1].split()
     return name, gitdir, commit
+
+
+def kernel_tree(path, need_git=False):
+    """PATH made absolute, if it is a kernel tree (its top-level Kbuild;
+    with NEED_GIT, also the top of a git work tree).  Otherwise a Failure
+    naming it, and how to make one."""
+    tree = os.path.abspath(path)
+    what = "kernel git tree" if need_git else "kernel tree"
+    if not os.path.isfile(os.path.join(tree, "Kbuild")) or (
+            need_git and git(tree, "rev-parse", "--show-toplevel",
+                             check=False) != os.path.realpath(tree)):
+        raise Failure(f"{tree}: not a {what} (make it with"
+                      " tools/apply-series)")
+    return tree
 
 
 def default_tree(stack):
