@@ -16,8 +16,8 @@ x86_64 in three configurations, each a Kconfig fragment over allnoconfig
 (a patch that changes only tools/testing/, Documentation/timers/ or
 MAINTAINERS compiles as its parent did, so it is not compiled again):
   y  every option the series adds or uses built in, its KUnit suites too;
-  m  the tristates as modules (VMCLOCK_HOST, its KUnit suite, PTP and
-     ptp_vmclock), the bools on;
+  m  the tristates as modules (VMCLOCK_HOST, its KUnit suite,
+     TIME_REFERENCE_DEV, PTP and ptp_vmclock), the bools on;
   n  the series' options off: no vmclock_host, ptp_vmclock without the
      feed, no KUnit.
 A patch that touches the timers selftests or a uapi header also builds
@@ -96,6 +96,7 @@ CONFIG_POSIX_AUX_CLOCKS=y
 CONFIG_TIMEKEEPING_KUNIT_TEST=y
 CONFIG_VMCLOCK_HOST=y
 CONFIG_VMCLOCK_HOST_KUNIT_TEST=y
+CONFIG_TIME_REFERENCE_DEV=y
 CONFIG_PTP_1588_CLOCK=y
 CONFIG_PTP_1588_CLOCK_VMCLOCK=y
 CONFIG_PTP_1588_CLOCK_VMCLOCK_FEED=y
@@ -106,6 +107,7 @@ CONFIG_POSIX_AUX_CLOCKS=y
 CONFIG_TIMEKEEPING_KUNIT_TEST=y
 CONFIG_VMCLOCK_HOST=m
 CONFIG_VMCLOCK_HOST_KUNIT_TEST=m
+CONFIG_TIME_REFERENCE_DEV=m
 CONFIG_PTP_1588_CLOCK=m
 CONFIG_PTP_1588_CLOCK_VMCLOCK=m
 CONFIG_PTP_1588_CLOCK_VMCLOCK_FEED=y

@@ -55,12 +55,13 @@ KINDS = {"fixed_freq", "freq_step", "phase_slew", "adjtime_long", "edge",
          "ref_utc", "ref_leap_second", "ref_leap_arm", "ref_leap_once",
          "ref_leap_ntp_kept", "pub_follows", "pub_status", "pub_reference",
          "pub_cost", "pub_age", "pub_roundtrip", "pub_clocksource",
-         "pub_pps", "vmclock_pages", "vmclock_migration", "ref_series"}
+         "pub_pps", "vmclock_pages", "vmclock_migration", "ref_series",
+         "ref_owner"}
 # The reference tests run again on an auxiliary clock, and the tests of what
 # only an auxiliary clock does (suite timekeeping_reference_aux)
 AUX_KINDS = {"aux_ref_" + k for k in (
     "lock", "converge", "migration", "ticks", "step", "refused", "fuzz",
-    "clocksource", "handover", "scale", "off_on", "resume")}
+    "clocksource", "handover", "scale", "off_on", "resume", "owner")}
 KINDS |= AUX_KINDS
 # A figure line: "# case: kind [word]... key=value ...", as every suite
 # prints them.
@@ -353,6 +354,14 @@ def reference_section(label, rows):
                  "", table(kind("ref_fuzz"), ["counter", "count", "refused",
                                               "held", "applied",
                                               "refused_but_changed"]), ""]
+    if kind("ref_owner"):
+        text += ["### Two sources of one clock", "",
+                 "The first source to set a reference owns it until it"
+                 " clears it.  Another source's line 5 s away, and its"
+                 " clear, are refused (errno), and the owner's line is"
+                 " followed: largest error from 10 s to 12 s:", "",
+                 table(kind("ref_owner"), ["busy_set", "busy_clear",
+                                           "max_err_ps", "bound_ps", "refused"]), ""]
     cmp_rows = kind("ref_compare")
     if cmp_rows:
         text += ["### Against daemons and PLL steering", "",
@@ -409,6 +418,9 @@ def aux_section(rows):
           "mono_tick_ns", "audit_ns"]),
         ("refused", "Bad references refused while following",
          ["counter", "cases", "max_err_ps", "bound_ps"]),
+        ("owner", "Another source's line and clear, refused while the"
+         " owner's line is followed",
+         ["busy_set", "busy_clear", "max_err_ps", "bound_ps", "refused"]),
         ("fuzz", "Hostile references",
          ["counter", "count", "refused", "held", "applied",
           "refused_but_changed"]),
@@ -863,8 +875,9 @@ def verdict(cmp_rows):
     except (OSError, ValueError, KeyError):
         guest = None
     feed = guest.get("feed") if guest else None
+    # What guests run today; the door is the series' own, as the feed is
     others = {w: f for w, f in (guest or {}).items()
-              if w != "feed" and f}
+              if w in ("chronyd", "phc2sys") and f}
     if feed and others:
         best = min(others, key=lambda w: others[w]["back_1us_s"]
                    if others[w]["back_1us_s"] is not None else 1e9)

@@ -7,7 +7,7 @@ result with a record of where it was measured.  This runs the writers on
 those results, as Documentation/results/README.md lists them, booting
 nothing:
 
-  tools/guest-ways --from-log --write  the three ways and the daemons
+  tools/guest-ways --from-log --write  the four ways and the daemons
   tools/guest-compare --write ...    the timers selftests, base and series
   tools/qemu-vmclock --write-last    QEMU's vmclock device
   tools/kunit-table --write          the KUnit tables, plots, cover table

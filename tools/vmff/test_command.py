@@ -23,7 +23,8 @@ While the two guests run, which mostly sleep, every patch is compiled on
 its own and the tip's warnings are compared (tools/check-builds) under
 SCHED_IDLE, on the CPU time the guests leave, from when both are past
 their latency tests; from then on a third guest of the series follows the
-test page three ways, the feed, chronyd and phc2sys, and the feed must
+test page four ways, the feed, chronyd, phc2sys and the RFC's userspace
+door (tk_reference_phc), and the feed must
 hold its design bounds; then the time daemons a stock guest runs are run
 beside the feed, which must keep the clock on the page
 (tools/guest-ways).  Then the series' guest on
@@ -911,8 +912,9 @@ def finish_guests(procs):
 
 
 def start_ways():
-    """The series' guest following the test provider's page three ways,
-    the feed, chronyd and phc2sys (tools/guest-ways): its Popen.  It
+    """The series' guest following the test provider's page four ways,
+    the feed, chronyd, phc2sys and the door (tools/guest-ways): its
+    Popen.  It
     boots the kernel start_guests() built, once the latency tests are
     over; it mostly sleeps too."""
     return start_tool(f"{T}/guest-ways", "--tree", test_tree(TOP),
@@ -920,14 +922,15 @@ def start_ways():
 
 
 def finish_ways(handle):
-    """The feed against its design bounds in the guest, with chronyd's and
-    phc2sys's figures beside it (measured, not judged)."""
+    """The feed against its design bounds in the guest, with chronyd's,
+    phc2sys's and the door's figures beside it (measured, not judged)."""
     rc, out, report = finish_tool(handle)
     table = [line for line in out.splitlines() if line.startswith("|")]
     for line in table:
         print(f"     {line}", flush=True)
-    add_counts("the feed, chronyd and phc2sys following one page, and"
-               " time daemons beside the feed (tools/guest-ways)", report,
+    add_counts("the feed, chronyd, phc2sys and the door following one"
+               " page, and time daemons beside the feed (tools/guest-ways)",
+               report,
                rc == 0, out)
 
 
@@ -1076,7 +1079,7 @@ def main():
         # run beside them under SCHED_IDLE, which gives the guests the
         # CPU whenever they want it, once the latency tests are over
         # (rtcpie failed once in six guest runs with the builds beside it).
-        with phase("guests: selftests on base and series, and three ways to"
+        with phase("guests: selftests on base and series, and four ways to"
                    " follow a page; beside them,"
                    " builds of every patch, warnings"):
             procs = start_guests()
