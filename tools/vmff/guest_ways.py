@@ -883,11 +883,13 @@ def daemon_table(rows):
 def daemon_cover(rows):
     """What each program did, as plain text for the cover letter."""
     out = []
+    # The names' column as wide as the longest, and a space after it
+    width = max((len(r[0]) for r in rows), default=0) + 1
     for name, _, ended, cpu, quote, worst in rows:
-        out.append((f"{name:17}{ended:9}" +
+        out.append((f"{name:{width}}{ended:9}" +
                     (f" CPU {cpu}" if cpu != "-" else "")).rstrip())
         if quote != "-":
-            out.append(f"{'':19}{quote}")
+            out.append(f"{'':{width + 2}}{quote}")
     return "\n".join(out) + "\n"
 
 
