@@ -23,6 +23,18 @@ MAINTAINERS compiles as its parent did, so it is not compiled again):
 A patch that touches the timers selftests or a uapi header also builds
 the timers selftests against that patch's headers.
 
+32-bit: at the base and after every patch the same directories are also
+compiled for i386 and for 32-bit arm (arm-linux-gnueabihf-gcc, ARMv7 with
+the architected timer), every option the series adds built in but
+ptp_vmclock, which needs 128-bit integers.  A 64-bit division written
+with '/' or '%' compiles there but links against a libgcc helper the
+kernel does not have (__udivdi3, __aeabi_uldivmod and the like): the
+build robots' first complaint about a series.  So every object built is
+read for relocations against those helpers, and one is a failure that
+names the object and the helper.  These builds run beside the x86_64
+ones of the same commit, one job each: a patch's x86_64 builds mostly
+wait on one large file, and leave the other core idle.
+
 At the tip, vmlinux and its modules are also linked with the series'
 options off, so that a missing stub or export, or a user of a changed
 header elsewhere in the kernel, shows up: in the guest's configuration
@@ -60,6 +72,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 from .build import compiler, compiler_env
@@ -118,13 +131,31 @@ CONFIG_PTP_1588_CLOCK_VMCLOCK=y
 """,
 }
 
+# The 32-bit configuration: 'y' without ptp_vmclock, which depends on
+# ARCH_SUPPORTS_INT128, and without ACPI, which 32-bit arm has not.
+CONFIG_32 = "".join(line + "\n" for line in (COMMON + CONFIGS["y"]).split(
+    "\n") if line and not re.match(r"CONFIG_(64BIT|ACPI|PTP_1588_CLOCK_VMCLOCK"
+                                   r"\w*)=", line))
+
 ARCHES = {
     "x86_64": ["ARCH=x86_64"],
     "arm64": ["ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"],
+    "i386": ["ARCH=i386"],
+    "arm": ["ARCH=arm", "CROSS_COMPILE=arm-linux-gnueabihf-"],
 }
 
-# On arm64 ACPI needs EFI, which allnoconfig leaves off.
-ARCH_CONFIG = {"x86_64": "", "arm64": "CONFIG_EFI=y\n"}
+# On arm64 ACPI needs EFI, which allnoconfig leaves off.  allnoconfig on
+# arm is an MMU-less ARMv7-M; the architected timer, which the series'
+# drivers read, comes with ARMv7-A (the virt platform).
+ARCH_CONFIG = {"x86_64": "", "arm64": "CONFIG_EFI=y\n", "i386": "",
+               "arm": "CONFIG_MMU=y\nCONFIG_ARCH_MULTI_V7=y\n"
+                      "CONFIG_ARCH_VIRT=y\n"}
+
+# 64-bit division helpers of libgcc that no kernel provides: a relocation
+# against one in an object is a link failure on that 32-bit arch.
+LIBGCC_DIVISION = {"__udivdi3", "__divdi3", "__umoddi3", "__moddi3",
+                   "__udivmoddi4", "__divmoddi4", "__aeabi_uldivmod",
+                   "__aeabi_ldivmod"}
 
 # Debian's sparse 0.6.4 parses neither __typeof_unqual__ (v7.3's headers
 # use it) nor __builtin_strlen() in a constant expression (every
@@ -137,6 +168,8 @@ WARNING = re.compile(r"^([\w./+-]+):\d+:(?:\d+:)? (warning|error): (.*)$")
 
 def step_kind(name):
     """What a step's time counts as in the closing time line."""
+    if re.match(r"(patch \d+|base) (i386|arm):", name):
+        return "32-bit builds (beside the others)"
     if name.startswith("patch ") and "selftests" in name:
         return "selftests"
     m = re.match(r"patch \d+ =(\w):", name)
@@ -154,28 +187,31 @@ class Checker:
         self.tree = tree
         self.keep_going = keep_going
         self.report = Report("check-builds")
-        self.cc = {"x86_64": compiler(),
-                   "arm64": compiler("aarch64-linux-gnu-gcc")}
+        self.cc = {"x86_64": compiler(), "i386": compiler(),
+                   "arm64": compiler("aarch64-linux-gnu-gcc"),
+                   "arm": compiler("arm-linux-gnueabihf-gcc")}
         self.env = compiler_env()
         # Wall time per kind of step, for the budget of the test command
         self.mark = time.monotonic()
         self.spent = collections.Counter()
 
-    def record(self, name, ok, detail=""):
+    def record(self, name, ok, detail="", secs=None):
         # Every build ends in a record: the time since the last one is
-        # that build's, its checkout included.
-        now = time.monotonic()
-        secs, self.mark = now - self.mark, now
+        # that build's, its checkout included.  A build that ran beside
+        # the others brings its own SECS.
+        if secs is None:
+            now = time.monotonic()
+            secs, self.mark = now - self.mark, now
         self.spent[step_kind(name)] += secs
         if not self.report.check(f"{name} ({secs:.0f}s)", ok, detail) \
                 and not self.keep_going:
             raise Failure(f"{name} failed")
 
-    def make(self, label, arch, args, extra=(), out=None):
+    def make(self, label, arch, args, extra=(), out=None, jobs=None):
         out = out or os.path.join(OUT, label)
         os.makedirs(out, exist_ok=True)
         cmd = (["make", "-s", "-C", self.tree, f"O={out}",
-                f"CC={self.cc[arch]}", f"-j{os.cpu_count() or 2}"]
+                f"CC={self.cc[arch]}", f"-j{jobs or os.cpu_count() or 2}"]
                + ARCHES[arch] + list(extra) + list(args))
         return subprocess.run(cmd, env=self.env, text=True,
                               stdout=subprocess.PIPE,
@@ -258,6 +294,51 @@ class Checker:
         self.record(name, p.returncode == 0, p.stdout)
         return p.stdout if p.returncode == 0 else None
 
+    def build_32bit(self, name, dirs):
+        """The series' directories for i386 and arm, one job each, and
+        their objects read for libgcc's division helpers: a list of
+        (name, ok, detail, seconds) for the caller to record, since
+        this runs beside its builds."""
+        results = []
+        for arch in ("i386", "arm"):
+            start = time.monotonic()
+            step = f"{name.format(arch=arch)}"
+            err = self.configure(arch, arch, None,
+                                 CONFIG_32 + ARCH_CONFIG[arch])
+            p = None if err else self.make(arch, arch, dirs, jobs=1)
+            if err or p.returncode != 0:
+                results.append((step, False, err or p.stdout,
+                                time.monotonic() - start))
+                continue
+            calls = self.libgcc_calls(os.path.join(OUT, arch), dirs)
+            results.append((step + ", no libgcc division", not calls,
+                            "\n".join(calls), time.monotonic() - start))
+        return results
+
+    @staticmethod
+    def libgcc_calls(out, dirs):
+        """'object: helper' for each relocation against a libgcc division
+        helper in the objects under OUT's DIRS."""
+        objs = sorted(os.path.join(root, f) for d in dirs
+                      for root, _, files in os.walk(os.path.join(out, d))
+                      for f in files if f.endswith(".o"))
+        found = []
+        for i in range(0, len(objs), 200):
+            chunk = objs[i:i + 200]
+            p = subprocess.run(["readelf", "-rW"] + chunk,
+                               text=True, capture_output=True)
+            # readelf names each file only when it reads more than one
+            obj = os.path.relpath(chunk[0], out)
+            for line in p.stdout.splitlines():
+                m = re.match(r"File: (\S+)", line)
+                if m:
+                    obj = os.path.relpath(m.group(1), out)
+                    continue
+                words = line.split()
+                if len(words) >= 5 and words[4] in LIBGCC_DIVISION:
+                    found.append(f"{obj}: {words[4]}")
+        return sorted(set(found))
+
     def link(self, name):
         """vmlinux and the modules with the series' options off, so that a
         missing export or stub, or a header user elsewhere in the kernel,
@@ -331,6 +412,29 @@ class Checker:
             capture=True)
 
 
+class Beside:
+    """Checker.build_32bit() in a thread, beside the builds of the same
+    commit, until record() waits for it and records what it found."""
+
+    def __init__(self, checker, name, dirs):
+        self.checker = checker
+        self.results = []
+        self.thread = threading.Thread(target=self.run, args=(name, dirs))
+        self.thread.start()
+
+    def run(self, name, dirs):
+        try:
+            self.results = self.checker.build_32bit(name, dirs)
+        except Exception as e:  # a thread's exception would be lost
+            self.results = [(name.format(arch="32-bit"), False,
+                             f"{type(e).__name__}: {e}", 0)]
+
+    def record(self):
+        self.thread.join()
+        for name, ok, detail, secs in self.results:
+            self.checker.record(name, ok, detail, secs)
+
+
 def lock_out():
     """Hold build/check-builds for this run: a second check-builds (a
     developer's beside the test command's) waits instead of removing
@@ -397,7 +501,9 @@ def main():
     print(f"check-builds: {len(patches)} patches; compiling"
           f" {' '.join(dirs)}", flush=True)
     c.checkout(base)
+    beside = Beside(c, "base {arch}: the series' directories build", dirs)
     before = c.warnings(dirs, files, "base")
+    beside.record()
     for n, commit in enumerate(patches, 1):
         c.checkout(commit)
         subject = git(tree, "log", "-1", "--format=%s", commit)
@@ -410,10 +516,13 @@ def main():
                   " source changed, builds as the one before",
                   flush=True)
         else:
+            beside = Beside(c, f"patch {n:02d} {{arch}}: {subject[:50]}",
+                            dirs)
             for config in CONFIGS:
                 c.build_dirs(f"patch {n:02d} ={config}:"
                              f" {subject[:50]}", config, "x86_64",
                              config, dirs)
+            beside.record()
         if any(f.startswith(SELFTESTS) or f.startswith("include/uapi/")
                for f in changed):
             c.selftests(f"patch {n:02d}: timers selftests build", "y")

@@ -1,13 +1,23 @@
 """Run the project's KUnit suites in a stack's kernel tree.
 
-usage: tools/kunit-run [--stack DIR] [--tree DIR] [--arch um|x86_64]
+usage: tools/kunit-run [--stack DIR] [--tree DIR]
+                       [--arch um|x86_64|i386|arm64]
                        [--kunitconfig FILE]... [--filter EXPR] [--label L]
                        [--build-label B]
 
-kunit.py builds and runs the kunitconfigs (default: every kunit/*.kunitconfig
-of the stack) under UML, or under QEMU with --arch=x86_64.  QEMU runs with
-TCG only: kunit/qemu-tcg/ comes first in PATH and drops the KVM request
-kunit.py makes, since KVM guests hang on these machines.
+Under UML (the default) kunit.py builds and runs the kunitconfigs
+(default: every kunit/*.kunitconfig of the stack whose '# arches:' line
+allows the arch).  Under QEMU (--arch x86_64, i386 or arm64) this tool
+configures the kernel itself, with allnoconfig and a fragment: what
+kunit.py's QEMU of that arch needs (kunit/arch/ARCH.config) and the
+kunitconfigs, every line of which .config must then have; it builds the
+image kunit.py boots and hands it to 'kunit.py exec'.  kunit.py run
+would lay the kunitconfigs over olddefconfig, every option's default:
+for x86_64 that kernel took 490 s to build with an empty cache, the
+allnoconfig one 195 s, with the same 727 cases passing.  arm64 is
+cross-compiled with aarch64-linux-gnu-gcc.  QEMU runs with TCG only:
+kunit/qemu-tcg/ comes first in PATH and drops the KVM request kunit.py
+makes, since KVM guests hang on these machines.
 
 Build directories stay in build/kunit/LABEL between runs (LABEL defaults to
 <stack>-<arch>; --build-label shares another run's) and compile through
@@ -18,13 +28,15 @@ kernel log).
 Each kunitconfig names the suites it must produce on a '# suites:' line,
 and may limit the arches it runs on with an '# arches:' line (those
 without one run on every arch).
-The run fails if kunit.py fails, a test fails or crashes, or a suite named
-there did not run.  The last line says: LABEL: N passed, N failed, N skipped.
+The run fails if the build or kunit.py fails, a test fails or crashes, or
+a suite named there did not run.  The last line says: LABEL: N passed,
+N failed, N skipped.
 """
 
 import glob
 import json
 import os
+import re
 import shutil
 
 from .build import compiler, compiler_env
@@ -35,7 +47,17 @@ from .report import Report
 from .stacks import default_tree, stack_name
 
 # The QEMU kunit.py runs for each --arch it boots (UML needs none)
-QEMU = {"x86_64": "qemu-system-x86_64"}
+QEMU = {"x86_64": "qemu-system-x86_64", "i386": "qemu-system-i386",
+        "arm64": "qemu-system-aarch64"}
+
+# For each QEMU arch: make's arguments, the compiler, and the image that
+# kunit.py's QEMU configuration (tools/testing/kunit/qemu_configs/) boots
+ARCHES = {
+    "x86_64": (["ARCH=x86_64"], "gcc", "bzImage"),
+    "i386": (["ARCH=i386"], "gcc", "bzImage"),
+    "arm64": (["ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"],
+              "aarch64-linux-gnu-gcc", "Image.gz"),
+}
 
 
 def config_arches(path):
@@ -55,6 +77,48 @@ def expected_suites(kunitconfigs):
                 if line.startswith("# suites:"):
                     suites += line.split(":", 1)[1].split()
     return suites
+
+
+def config_lines(path):
+    """The 'CONFIG_...' lines of a fragment or kunitconfig."""
+    with open(path) as f:
+        return [line.split("#", 1)[0].strip() for line in f
+                if line.startswith("CONFIG_")]
+
+
+def build_qemu_kernel(tree, build_dir, arch, configs):
+    """allnoconfig with kunit/arch/ARCH.config and CONFIGS laid over it,
+    then the image kunit.py boots; a Failure names what went wrong."""
+    wanted = config_lines(os.path.join(TOP, "kunit", "arch",
+                                       f"{arch}.config"))
+    for c in configs:
+        wanted += config_lines(c)
+    frag = os.path.join(build_dir, "kunit-run.config")
+    with open(frag, "w") as f:
+        f.write("".join(f"{line}\n" for line in wanted))
+    args, cc, image = ARCHES[arch]
+    make = ["make", "-s", "-C", tree, f"O={build_dir}",
+            f"CC={compiler(cc)}"] + args
+    env = compiler_env()
+    p = run(make + [f"KCONFIG_ALLCONFIG={frag}", "allnoconfig"], env=env,
+            check=False, capture=True)
+    if p.returncode != 0:
+        raise Failure(f"make allnoconfig for {arch} failed:\n"
+                      + p.stdout + p.stderr)
+    with open(os.path.join(build_dir, ".config")) as f:
+        have = f.read()
+    lost = [line for line in wanted
+            if not re.search(rf"^{re.escape(line)}$", have, re.M)]
+    if lost:
+        raise Failure(f"the {arch} KUnit kernel's .config lost: "
+                      + " ".join(lost) + f" (see {build_dir}/.config)")
+    print(f"kunit-run: building the {arch} kernel in {build_dir}",
+          flush=True)
+    p = run(make + [f"-j{os.cpu_count() or 1}", image], env=env,
+            check=False)
+    if p.returncode != 0:
+        raise Failure(f"the {arch} KUnit kernel did not build (make"
+                      f" exited with {p.returncode}; its errors above)")
 
 
 def walk(group, cases, prefix=""):
@@ -83,7 +147,7 @@ def main():
     ap = doc_parser(__doc__)
     ap.add_argument("--stack", default=TOP)
     ap.add_argument("--tree")
-    ap.add_argument("--arch", default="um", choices=["um", "x86_64"])
+    ap.add_argument("--arch", default="um", choices=["um", *ARCHES])
     ap.add_argument("--kunitconfig", action="append")
     ap.add_argument("--filter")
     ap.add_argument("--label")
@@ -120,18 +184,21 @@ def main():
         if os.path.exists(stale):
             os.unlink(stale)
 
-    cmd = [kunit_py, "run", f"--arch={a.arch}", f"--build_dir={build_dir}",
-           f"--json={json_out}", f"--jobs={os.cpu_count() or 1}",
-           f"--timeout={a.timeout}"]
+    env = compiler_env({})
+    if a.arch == "um":
+        cmd = [kunit_py, "run", f"--jobs={os.cpu_count() or 1}"]
+        if compiler() != "gcc":
+            cmd.append(f"--make_options=CC={compiler()}")
+    else:
+        build_qemu_kernel(tree, build_dir, a.arch, configs)
+        cmd = [kunit_py, "exec"]
+        env["PATH"] = os.path.join(TOP, "kunit", "qemu-tcg") + os.pathsep + \
+            os.environ.get("PATH", "")
+    cmd += [f"--arch={a.arch}", f"--build_dir={build_dir}",
+            f"--json={json_out}", f"--timeout={a.timeout}"]
     cmd += [f"--kunitconfig={c}" for c in configs]
     if a.filter:
         cmd.append(f"--filter={a.filter}")
-    env = compiler_env({})
-    if compiler() != "gcc":
-        cmd.append(f"--make_options=CC={compiler()}")
-    if a.arch != "um":
-        env["PATH"] = os.path.join(TOP, "kunit", "qemu-tcg") + os.pathsep + \
-            os.environ.get("PATH", "")
     p = run(cmd, cwd=tree, env=env, check=False)
 
     if os.path.exists(os.path.join(build_dir, "test.log")):

@@ -26,6 +26,14 @@ against the better of chronyd and phc2sys in the guest (read from
 Documentation/results/guest-ways.json, which tools/guest-ways --write
 leaves), each against a margin of VERDICT_RATIO times.
 
+--same-figures REF LABEL... compares runs on different arches instead:
+every figure REF prints of a kind a LABEL prints too must be the same
+there, since the suites simulate their counters and compute in integers
+(on i386 the kernel's 32-bit arithmetic helpers, which must give the
+same results); only the timings and the figures that depend on an
+arch by design (ARCH_DEPENDENT) are left out.  It exits 1 on a
+difference and names it.
+
 Without options the pages are printed.  --write stores every page (the
 LABEL.md tables, the plots, backports.md, cover-table.txt, ref-cost.md) in
 Documentation/results/ with the provenance of the results each was
@@ -63,10 +71,21 @@ AUX_KINDS = {"aux_ref_" + k for k in (
     "lock", "converge", "migration", "ticks", "step", "refused", "fuzz",
     "clocksource", "handover", "scale", "off_on", "resume", "owner")}
 KINDS |= AUX_KINDS
+# Figures that differ between arches by design: the timings; the hostile
+# references, whose random bytes fill a struct tk_reference padded as the
+# arch's ABI pads it; and the random vmclock pages, each naming a counter
+# that only one arch has.
+ARCH_DEPENDENT = {"ref_cost", "pub_cost", "ref_fuzz", "aux_ref_fuzz",
+                  "vmclock_pages"}
 # A figure line: "# case: kind [word]... key=value ...", as every suite
 # prints them.
 LINE = re.compile(r"# \w+: ([a-z][a-z0-9_]*) ((?:\w+ )*\w+=.*)$")
 PAIR = re.compile(r'(\w+)=("[^"]*"|\S+)')
+
+
+# The main stack's runs, UML first, then the arches under QEMU
+MAIN_LABELS = ("test-main-um", "test-main-x86_64", "test-main-i386",
+               "test-main-arm64")
 
 
 def parse(log):
@@ -1003,12 +1022,13 @@ def cover_page(logs):
                 " otherwise than the test's rules."]
     out += verdict(kind(um, "ref_compare"))
     costs = [(lb, r) for lb, rs in sorted(logs.items())
-             if lb in ("test-main-um", "test-main-x86_64")
+             if lb in MAIN_LABELS
              for r in rs if r["kind"] in ("ref_cost", "pub_cost")]
     if costs:
         out += ["", "Cost per tick, timed by the suites (timing, this run;"
-                " x86_64 under TCG",
-                "emulation, not hardware; 1.000 = no cost):"]
+                " all but um under TCG",
+                "emulation, not hardware: the rounds' spread is the"
+                " noise; 1.000 = no cost):"]
         for lb, r in costs:
             what = ("with a reference over NTP" if r["kind"] == "ref_cost"
                     else "with a listener, nothing published")
@@ -1152,13 +1172,61 @@ def backports_page(logs):
     return "\n".join(out)
 
 
+def figure_differences(ref, ref_rows, label, rows):
+    """What LABEL's figures have otherwise than REF's: for each kind both
+    print that is not in ARCH_DEPENDENT, the rows one has and the other
+    has not, as lines naming the label."""
+    key = lambda r: " ".join(f"{k}={v}" for k, v in r.items()
+                             if k != "kind")
+    both = ({r["kind"] for r in ref_rows} & {r["kind"] for r in rows}) \
+        - ARCH_DEPENDENT
+    out = []
+    for kind in sorted(both):
+        mine = sorted(key(r) for r in ref_rows if r["kind"] == kind)
+        theirs = sorted(key(r) for r in rows if r["kind"] == kind)
+        out += [f"{ref} only: {kind} {k}" for k in mine
+                if k not in theirs]
+        out += [f"{label} only: {kind} {k}" for k in theirs
+                if k not in mine]
+    return out, both
+
+
+def same_figures(labels):
+    """--same-figures: 0 when every LABEL prints REF's figures."""
+    if len(labels) < 2:
+        raise Failure("--same-figures needs a label to compare with and"
+                      " at least one more")
+    logs = {}
+    for label in labels:
+        log = os.path.join(RESULTS, label + ".log")
+        if not os.path.isfile(log):
+            raise Failure(f"{log}: no such log; run the KUnit suites first")
+        logs[label] = parse(log)
+    ref, bad = labels[0], 0
+    for label in labels[1:]:
+        diff, kinds = figure_differences(ref, logs[ref], label, logs[label])
+        rows = sum(1 for r in logs[label] if r["kind"] in kinds)
+        if not kinds:
+            diff = [f"{label}: no kind of figure in common with {ref}"]
+        for line in diff[:40]:
+            print(f"kunit-table: {line}")
+        print(f"kunit-table: {label}: {rows} figures of {len(kinds)} kinds"
+              f" {'differ from' if diff else 'are the same as'} {ref}'s"
+              f" ({len(diff)} differences)")
+        bad += bool(diff)
+    return 1 if bad else 0
+
+
 def main():
     ap = doc_parser(__doc__)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--same-figures", action="store_true")
     ap.add_argument("labels", nargs="*")
     a = ap.parse_args()
     need_deps("kunit-table")
+    if a.same_figures:
+        return same_figures(a.labels)
     stale = []
     if not a.labels:
         a.labels = sorted(os.path.basename(f)[:-4] for f in
@@ -1194,7 +1262,7 @@ def main():
     if cover:
         # Its verdict reads the guest's figures from guest-ways.json
         pages["cover-table.txt"] = (cover, [
-            lb for lb in ("test-main-um", "test-main-x86_64") if lb in logs]
+            lb for lb in MAIN_LABELS if lb in logs]
             + (["guest-ways-test-main"]
                if os.path.exists(os.path.join(DOC, "guest-ways.json"))
                else []))

@@ -15,12 +15,16 @@ Then checkpatch over every patch
 a corrupt or vanished download, a series naming a missing patch, a patch
 that does not apply, a dirty tree at export.
 
-The main stack's suites run under UML and under QEMU x86_64 (TCG).  Then
+The main stack's suites run under UML and under QEMU x86_64, i386 and
+arm64 (TCG; tools/kunit-run), and the figures printed under i386 and
+arm64 must be x86_64's but for timings and what depends on the arch by
+design (tools/kunit-table --same-figures).  Then
 the main stack runs in a QEMU guest: the timers selftests, upstream's and
 ours, on the series and on its unpatched base (tools/guest-run); a pass
 on the base that is not a pass with the series fails (tools/guest-compare).
 While the two guests run, which mostly sleep, every patch is compiled on
-its own and the tip's warnings are compared (tools/check-builds) under
+its own, for x86_64 and for i386 and 32-bit arm, and the tip's
+warnings are compared (tools/check-builds) under
 SCHED_IDLE, on the CPU time the guests leave, from when both are past
 their latency tests; from then on a third guest of the series follows the
 test page four ways, the feed, chronyd, phc2sys and the RFC's userspace
@@ -776,7 +780,9 @@ def check_stack(stack, quick):
     if quick:
         return
     check_without_fix(stack, tree)
-    arches = ["um", "x86_64"] if name == "main" else ["um"]
+    # The main stack on every arch its users boot, and on a 32-bit one,
+    # where its 64-bit arithmetic takes the kernel's 32-bit helpers
+    arches = ["um", "x86_64", "i386", "arm64"] if name == "main" else ["um"]
     for arch in arches:
         args = [f"{T}/kunit-run", "--stack", stack, "--tree", tree,
                 "--arch", arch, "--label", f"test-{name}-{arch}"]
@@ -790,6 +796,11 @@ def check_stack(stack, quick):
                    out)
         if name == "main" and arch == "um":
             check_v1_behaviour(stack, tree)
+    if name == "main":
+        expect_ok("main: KUnit under i386 and arm64 prints x86_64's figures"
+                  " (kunit-table --same-figures)", f"{T}/kunit-table",
+                  "--same-figures", "test-main-x86_64", "test-main-i386",
+                  "test-main-arm64")
 
 
 def start_guests():
