@@ -168,7 +168,7 @@ WARNING = re.compile(r"^([\w./+-]+):\d+:(?:\d+:)? (warning|error): (.*)$")
 
 def step_kind(name):
     """What a step's time counts as in the closing time line."""
-    if re.match(r"(patch \d+|base) (i386|arm):", name):
+    if re.match(r"(patch \d+|base) (i386|arm|i386 and arm):", name):
         return "32-bit builds (beside the others)"
     if name.startswith("patch ") and "selftests" in name:
         return "selftests"
@@ -294,15 +294,16 @@ class Checker:
         self.record(name, p.returncode == 0, p.stdout)
         return p.stdout if p.returncode == 0 else None
 
-    def build_32bit(self, name, dirs):
+    def build_32bit(self, prefix, what, dirs):
         """The series' directories for i386 and arm, one job each, and
         their objects read for libgcc's division helpers: a list of
         (name, ok, detail, seconds) for the caller to record, since
-        this runs beside its builds."""
+        this runs beside its builds.  Each step is named
+        'PREFIX ARCH: WHAT'."""
         results = []
         for arch in ("i386", "arm"):
             start = time.monotonic()
-            step = f"{name.format(arch=arch)}"
+            step = f"{prefix} {arch}: {what}"
             err = self.configure(arch, arch, None,
                                  CONFIG_32 + ARCH_CONFIG[arch])
             p = None if err else self.make(arch, arch, dirs, jobs=1)
@@ -316,17 +317,41 @@ class Checker:
         return results
 
     @staticmethod
-    def libgcc_calls(out, dirs):
+    def built_objects(out, dirs):
+        """The objects this build linked into DIRS' built-in.a (a thin
+        archive of the objects below it), not every .o under them: one
+        left by another commit or run must not count."""
+        objs = set()
+        for d in dirs:
+            archive = os.path.join(out, d, "built-in.a")
+            if not os.path.exists(archive):
+                continue
+            p = subprocess.run(["ar", "t", archive], text=True,
+                               capture_output=True)
+            # Thin archives name their members relative to the build
+            # directory's top, or to the archive's own directory
+            for m in p.stdout.split():
+                for path in (os.path.join(out, m), os.path.join(out, d, m)):
+                    if os.path.exists(path):
+                        objs.add(path)
+                        break
+        return sorted(objs)
+
+    @classmethod
+    def libgcc_calls(cls, out, dirs):
         """'object: helper' for each relocation against a libgcc division
-        helper in the objects under OUT's DIRS."""
-        objs = sorted(os.path.join(root, f) for d in dirs
-                      for root, _, files in os.walk(os.path.join(out, d))
-                      for f in files if f.endswith(".o"))
+        helper in the objects built into OUT's DIRS, or 'object: ...'
+        naming one readelf could not read."""
+        objs = cls.built_objects(out, dirs)
         found = []
         for i in range(0, len(objs), 200):
             chunk = objs[i:i + 200]
             p = subprocess.run(["readelf", "-rW"] + chunk,
                                text=True, capture_output=True)
+            if p.returncode != 0:
+                found.append(f"readelf failed on an object of"
+                             f" {os.path.relpath(chunk[0], out)}..."
+                             f" ({p.returncode}): {p.stderr.strip()}")
             # readelf names each file only when it reads more than one
             obj = os.path.relpath(chunk[0], out)
             for line in p.stdout.splitlines():
@@ -416,23 +441,40 @@ class Beside:
     """Checker.build_32bit() in a thread, beside the builds of the same
     commit, until record() waits for it and records what it found."""
 
-    def __init__(self, checker, name, dirs):
+    def __init__(self, checker, prefix, what, dirs):
         self.checker = checker
+        self.name = f"{prefix} i386 and arm: {what}"
         self.results = []
-        self.thread = threading.Thread(target=self.run, args=(name, dirs))
+        self.thread = threading.Thread(target=self.run,
+                                       args=(prefix, what, dirs))
         self.thread.start()
 
-    def run(self, name, dirs):
+    def run(self, prefix, what, dirs):
         try:
-            self.results = self.checker.build_32bit(name, dirs)
+            self.results = self.checker.build_32bit(prefix, what, dirs)
         except Exception as e:  # a thread's exception would be lost
-            self.results = [(name.format(arch="32-bit"), False,
+            self.results = [(self.name, False,
                              f"{type(e).__name__}: {e}", 0)]
 
     def record(self):
+        """Wait for the thread, then record its steps.  The wait is time
+        of its own: the next step's time starts after it."""
+        start = time.monotonic()
         self.thread.join()
+        self.checker.spent["waiting for the 32-bit builds"] += \
+            time.monotonic() - start
+        self.checker.mark = time.monotonic()
+        if not self.results:
+            self.results = [(self.name, False, "the 32-bit builds reported"
+                             " nothing", 0)]
+        failed = None
         for name, ok, detail, secs in self.results:
-            self.checker.record(name, ok, detail, secs)
+            try:
+                self.checker.record(name, ok, detail, secs)
+            except Failure as e:  # without --keep-going: record all first
+                failed = failed or e
+        if failed:
+            raise failed
 
 
 def lock_out():
@@ -501,9 +543,11 @@ def main():
     print(f"check-builds: {len(patches)} patches; compiling"
           f" {' '.join(dirs)}", flush=True)
     c.checkout(base)
-    beside = Beside(c, "base {arch}: the series' directories build", dirs)
-    before = c.warnings(dirs, files, "base")
-    beside.record()
+    beside = Beside(c, "base", "the series' directories build", dirs)
+    try:
+        before = c.warnings(dirs, files, "base")
+    finally:
+        beside.record()
     for n, commit in enumerate(patches, 1):
         c.checkout(commit)
         subject = git(tree, "log", "-1", "--format=%s", commit)
@@ -516,13 +560,14 @@ def main():
                   " source changed, builds as the one before",
                   flush=True)
         else:
-            beside = Beside(c, f"patch {n:02d} {{arch}}: {subject[:50]}",
-                            dirs)
-            for config in CONFIGS:
-                c.build_dirs(f"patch {n:02d} ={config}:"
-                             f" {subject[:50]}", config, "x86_64",
-                             config, dirs)
-            beside.record()
+            beside = Beside(c, f"patch {n:02d}", subject[:50], dirs)
+            try:
+                for config in CONFIGS:
+                    c.build_dirs(f"patch {n:02d} ={config}:"
+                                 f" {subject[:50]}", config, "x86_64",
+                                 config, dirs)
+            finally:
+                beside.record()
         if any(f.startswith(SELFTESTS) or f.startswith("include/uapi/")
                for f in changed):
             c.selftests(f"patch {n:02d}: timers selftests build", "y")

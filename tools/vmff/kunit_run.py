@@ -80,22 +80,41 @@ def expected_suites(kunitconfigs):
 
 
 def config_lines(path):
-    """The 'CONFIG_...' lines of a fragment or kunitconfig."""
+    """{symbol: value} of a fragment or kunitconfig, as kunit.py reads
+    them: 'CONFIG_X=v' lines, and '# CONFIG_X is not set' as 'n'."""
+    wanted = {}
     with open(path) as f:
-        return [line.split("#", 1)[0].strip() for line in f
-                if line.startswith("CONFIG_")]
+        for line in f:
+            m = re.match(r"(CONFIG_\w+)=(.*)$", line.strip()) or \
+                re.match(r"# (CONFIG_\w+) is not set$", line.strip())
+            if m:
+                wanted[m.group(1)] = m.group(2) if m.lastindex == 2 \
+                    else "n"
+    return wanted
+
+
+def symbol_defined(tree, sym):
+    """Whether a Kconfig file of TREE defines SYM (CONFIG_ left out)."""
+    return run(["git", "-C", tree, "grep", "-q", "-E",
+                rf"^\s*(menu)?config {sym}$", "--", "*Kconfig*"],
+               check=False, capture=True).returncode == 0
 
 
 def build_qemu_kernel(tree, build_dir, arch, configs):
     """allnoconfig with kunit/arch/ARCH.config and CONFIGS laid over it,
     then the image kunit.py boots; a Failure names what went wrong."""
-    wanted = config_lines(os.path.join(TOP, "kunit", "arch",
-                                       f"{arch}.config"))
-    for c in configs:
-        wanted += config_lines(c)
+    wanted, source = {}, {}
+    for path in [os.path.join(TOP, "kunit", "arch", f"{arch}.config")] + \
+            configs:
+        for sym, value in config_lines(path).items():
+            if sym in wanted and wanted[sym] != value:
+                raise Failure(f"{sym} is {wanted[sym]} in {source[sym]}"
+                              f" but {value} in {path}")
+            wanted[sym], source[sym] = value, path
     frag = os.path.join(build_dir, "kunit-run.config")
     with open(frag, "w") as f:
-        f.write("".join(f"{line}\n" for line in wanted))
+        f.write("".join(f"# {sym} is not set\n" if v == "n" else
+                        f"{sym}={v}\n" for sym, v in wanted.items()))
     args, cc, image = ARCHES[arch]
     make = ["make", "-s", "-C", tree, f"O={build_dir}",
             f"CC={compiler(cc)}"] + args
@@ -105,13 +124,15 @@ def build_qemu_kernel(tree, build_dir, arch, configs):
     if p.returncode != 0:
         raise Failure(f"make allnoconfig for {arch} failed:\n"
                       + p.stdout + p.stderr)
-    with open(os.path.join(build_dir, ".config")) as f:
-        have = f.read()
-    lost = [line for line in wanted
-            if not re.search(rf"^{re.escape(line)}$", have, re.M)]
+    have = config_lines(os.path.join(build_dir, ".config"))
+    lost = [f"{sym}={v} ({os.path.relpath(source[sym], TOP)};"
+            + (" its dependencies are not met)" if
+               symbol_defined(tree, sym[len("CONFIG_"):])
+               else " no Kconfig of this tree defines it)")
+            for sym, v in wanted.items() if have.get(sym, "n") != v]
     if lost:
         raise Failure(f"the {arch} KUnit kernel's .config lost: "
-                      + " ".join(lost) + f" (see {build_dir}/.config)")
+                      + ", ".join(lost) + f"; see {build_dir}/.config")
     print(f"kunit-run: building the {arch} kernel in {build_dir}",
           flush=True)
     p = run(make + [f"-j{os.cpu_count() or 1}", image], env=env,
@@ -180,7 +201,8 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     json_out = os.path.join(RESULTS, label + ".json")
     log_out = os.path.join(RESULTS, label + ".log")
-    for stale in (json_out, log_out, provenance_path(label)):
+    for stale in (json_out, log_out, provenance_path(label),
+                  os.path.join(build_dir, "test.log")):
         if os.path.exists(stale):
             os.unlink(stale)
 

@@ -1,6 +1,7 @@
 """Turn the figures the KUnit suites print into Documentation/ tables.
 
 usage: tools/kunit-table [--check] [--write] [LABEL]...
+       tools/kunit-table --same-figures REF LABEL...
 
 The timekeeping suite prints one key=value line per case, e.g.
   fixed_freq counter=acpi_pm-3.58MHz hz=100 ppm=+500.000 ... max_err_ns=2
@@ -43,6 +44,7 @@ logs give (the runs are deterministic, so a difference means the
 committed tables are stale; of a plot, its data is compared).
 """
 
+import collections
 import glob
 import json
 import os
@@ -77,6 +79,10 @@ KINDS |= AUX_KINDS
 # that only one arch has.
 ARCH_DEPENDENT = {"ref_cost", "pub_cost", "ref_fuzz", "aux_ref_fuzz",
                   "vmclock_pages"}
+# The ptp_vmclock suite's figures: the driver needs 128-bit integers
+# (ARCH_SUPPORTS_INT128), so a 32-bit arch prints none of them.  Any other
+# kind REF prints and another arch does not is a difference.
+INT128_ONLY = {"vmclock_pages", "vmclock_migration"}
 # A figure line: "# case: kind [word]... key=value ...", as every suite
 # prints them.
 LINE = re.compile(r"# \w+: ([a-z][a-z0-9_]*) ((?:\w+ )*\w+=.*)$")
@@ -1021,9 +1027,8 @@ def cover_page(logs):
                 f"{r['rejected']} rejected, {r['misjudged']} judged"
                 " otherwise than the test's rules."]
     out += verdict(kind(um, "ref_compare"))
-    costs = [(lb, r) for lb, rs in sorted(logs.items())
-             if lb in MAIN_LABELS
-             for r in rs if r["kind"] in ("ref_cost", "pub_cost")]
+    costs = [(lb, r) for lb in MAIN_LABELS for r in logs.get(lb) or []
+             if r["kind"] in ("ref_cost", "pub_cost")]
     if costs:
         out += ["", "Cost per tick, timed by the suites (timing, this run;"
                 " all but um under TCG",
@@ -1173,21 +1178,28 @@ def backports_page(logs):
 
 
 def figure_differences(ref, ref_rows, label, rows):
-    """What LABEL's figures have otherwise than REF's: for each kind both
-    print that is not in ARCH_DEPENDENT, the rows one has and the other
-    has not, as lines naming the label."""
+    """What LABEL's figures have otherwise than REF's, as lines naming the
+    label: a kind one prints and the other does not (but INT128_ONLY
+    kinds missing from LABEL), and for each kind both print that is not
+    in ARCH_DEPENDENT, the rows one has more often than the other.
+    Also the kinds compared."""
     key = lambda r: " ".join(f"{k}={v}" for k, v in r.items()
                              if k != "kind")
-    both = ({r["kind"] for r in ref_rows} & {r["kind"] for r in rows}) \
-        - ARCH_DEPENDENT
-    out = []
+    mine_kinds = {r["kind"] for r in ref_rows}
+    their_kinds = {r["kind"] for r in rows}
+    out = [f"{ref} only: every figure of kind {k}"
+           for k in sorted(mine_kinds - their_kinds - INT128_ONLY)]
+    out += [f"{label} only: every figure of kind {k}"
+            for k in sorted(their_kinds - mine_kinds)]
+    both = (mine_kinds & their_kinds) - ARCH_DEPENDENT
     for kind in sorted(both):
-        mine = sorted(key(r) for r in ref_rows if r["kind"] == kind)
-        theirs = sorted(key(r) for r in rows if r["kind"] == kind)
-        out += [f"{ref} only: {kind} {k}" for k in mine
-                if k not in theirs]
-        out += [f"{label} only: {kind} {k}" for k in theirs
-                if k not in mine]
+        mine = collections.Counter(key(r) for r in ref_rows
+                                   if r["kind"] == kind)
+        theirs = collections.Counter(key(r) for r in rows
+                                     if r["kind"] == kind)
+        out += [f"{ref} only: {kind} {k}" for k in sorted(mine - theirs)]
+        out += [f"{label} only: {kind} {k}"
+                for k in sorted(theirs - mine)]
     return out, both
 
 
