@@ -15,10 +15,8 @@ Then checkpatch over every patch
 a corrupt or vanished download, a series naming a missing patch, a patch
 that does not apply, a dirty tree at export.
 
-The main stack's suites run under UML and under QEMU x86_64 and i386
-(TCG; tools/kunit-run), and the figures printed under i386 must be
-x86_64's but for timings and what depends on the arch by design
-(tools/kunit-table --same-figures).  Then
+The main stack's suites run under UML and under QEMU x86_64 (TCG;
+tools/kunit-run).  Then
 the main stack runs in a QEMU guest: the timers selftests, upstream's and
 ours, on the series and on its unpatched base (tools/guest-run); a pass
 on the base that is not a pass with the series fails (tools/guest-compare).
@@ -780,11 +778,11 @@ def check_stack(stack, quick):
     if quick:
         return
     check_without_fix(stack, tree)
-    # The main stack on x86_64, and on a 32-bit arch, where its 64-bit
-    # arithmetic takes the kernel's 32-bit helpers.  arm64 (tools/kunit-run
-    # --arch arm64) is left out until a cut elsewhere makes room for it
-    # in the time budget: its kernel takes some 375 s to build cold.
-    arches = ["um", "x86_64", "i386"] if name == "main" else ["um"]
+    # i386 and arm64 (tools/kunit-run --arch i386|arm64, then kunit-table
+    # --same-figures test-main-x86_64 LABEL) are left out until a cut
+    # elsewhere makes room for them in the time budget: with i386 the
+    # cold run of c567feb took 62 minutes, its kernel 376 s of it.
+    arches = ["um", "x86_64"] if name == "main" else ["um"]
     for arch in arches:
         args = [f"{T}/kunit-run", "--stack", stack, "--tree", tree,
                 "--arch", arch, "--label", f"test-{name}-{arch}"]
@@ -798,10 +796,6 @@ def check_stack(stack, quick):
                    out)
         if name == "main" and arch == "um":
             check_v1_behaviour(stack, tree)
-    if name == "main":
-        expect_ok("main: KUnit under i386 prints x86_64's figures"
-                  " (kunit-table --same-figures)", f"{T}/kunit-table",
-                  "--same-figures", "test-main-x86_64", "test-main-i386")
 
 
 def start_guests():
